@@ -1,0 +1,208 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { NativeConnection } from '@temporalio/worker';
+import { ConfigError } from '../core/config/run-config.js';
+import { serviceSettingsFromEnv } from '../core/config/service-settings.js';
+import { createLogger } from '../core/logging.js';
+import { listHooks, UnknownHookError } from '../core/model/onnx-graph.js';
+import { devDown, devStatus, devUp } from '../infra/local-stack.js';
+import { harvestWorkflowId, type HarvestProgress } from '../workflows/harvest-types.js';
+import { createWorkerSet, type WorkerRole } from '../workers/harvest-workers.js';
+import { runDemo } from './demo.js';
+import { formatBytes, ProgressBar, progressLine } from './progress-bar.js';
+import { resumeRun, runRef, runStatus, startRun, verify } from './run-commands.js';
+import { clientFor, localStackDir, resolveServices } from './services.js';
+
+const USAGE = `thresher — harvest transformer activations at scale
+
+  thresher demo [--shards N] [--docs N]     local stack + workers + a harvest over the demo corpus
+  thresher hooks MODEL [--json]             tensors of an ONNX model that can be harvested
+  thresher run start CONFIG [--wait]        validate CONFIG and start a harvest run
+  thresher run status RUN [--json] [--watch]
+  thresher run pause|unpause|cancel RUN
+  thresher run resume RUN                   re-run only the failed or missing shards
+  thresher run verify RUN [--json]          audit outputs against the shard manifests
+  thresher worker [--roles orchestration,harvest]
+  thresher dev up|down|status               local Temporal + S3 on loopback
+
+Services come from the environment (TEMPORAL_ADDRESS, THRESHER_S3_ENDPOINT, AWS_*; see README);
+without TEMPORAL_ADDRESS the local stack is started and used.`;
+
+const log = createLogger('cli');
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      wait: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
+      roles: { type: 'string', default: 'orchestration,harvest' },
+      shards: { type: 'string', default: '24' },
+      docs: { type: 'string', default: '120' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) return void console.log(USAGE);
+
+  switch (command) {
+    case 'hooks':
+      return hooksCommand(need(sub, 'MODEL'), values.json);
+    case 'dev':
+      return devCommand(need(sub, 'up|down|status'), values.json);
+    case 'demo':
+      return runDemo(await resolveServices(), { shards: positiveInt(values.shards, '--shards'), docsPerShard: positiveInt(values.docs, '--docs') }, log);
+    case 'worker':
+      return workerCommand(values.roles);
+    case 'run':
+      return runCommand(need(sub, 'start|status|pause|unpause|cancel|resume|verify'), need(arg, sub === 'start' ? 'CONFIG' : 'RUN'), values);
+    default:
+      throw new ConfigError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+async function hooksCommand(model: string, json: boolean): Promise<void> {
+  const bytes = await readFile(model).catch((err: Error) => {
+    throw new ConfigError(`model ${model} cannot be read: ${err.message}`);
+  });
+  const hooks = listHooks(new Uint8Array(bytes));
+  if (json) return void console.log(JSON.stringify(hooks, null, 2));
+  const rows = hooks.map((h) => [h.name, h.shape ? `[${h.shape.map((d) => d ?? '?').join(', ')}]` : '?', h.op, h.dtype]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 5));
+  console.log(['name', 'shape', 'op'].map((h, i) => h.padEnd(widths[i])).join('  '));
+  for (const r of rows) console.log(r.slice(0, 3).map((c, i) => c.padEnd(widths[i])).join('  '));
+}
+
+async function devCommand(action: string, json: boolean): Promise<void> {
+  const opts = { dataDir: localStackDir(serviceSettingsFromEnv()) };
+  if (action === 'up') {
+    const e = await devUp(opts);
+    const { secretAccessKey: _secret, ...shown } = e;
+    console.log(json ? JSON.stringify(shown, null, 2) : Object.entries(shown).map(([k, v]) => `${k.padEnd(16)} ${v}`).join('\n'));
+  } else if (action === 'down') {
+    console.log(JSON.stringify(await devDown(opts)));
+  } else if (action === 'status') {
+    const s = await devStatus(opts);
+    console.log(json ? JSON.stringify(s, null, 2) : [s.temporal, s.s3].map((x) => `${x.service.padEnd(9)} ${x.up ? 'up  ' : 'down'} ${x.address} pid=${x.pid ?? '-'}${x.detail ? ` (${x.detail})` : ''}`).join('\n'));
+  } else throw new ConfigError(`unknown dev action "${action}" (up, down or status)`);
+}
+
+async function workerCommand(rolesArg: string): Promise<void> {
+  const roles = rolesArg.split(',').map((r) => r.trim()) as WorkerRole[];
+  for (const r of roles) if (r !== 'orchestration' && r !== 'harvest') throw new ConfigError(`--roles: unknown role "${r}" (orchestration, harvest)`);
+  const services = await resolveServices();
+  const connection = await NativeConnection.connect({ address: services.settings.temporal.address });
+  const workers = await createWorkerSet({
+    connection,
+    namespace: services.settings.temporal.namespace,
+    store: services.store,
+    roles,
+    cacheDir: services.settings.cacheDir,
+    harvestSlots: services.settings.harvestSlots,
+  });
+  const stop = (): void => {
+    log.info('stopping workers: finishing in-flight parts');
+    workers.shutdown();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  log.info('workers running', { roles, temporal: services.settings.temporal.address, namespace: services.settings.temporal.namespace });
+  await workers.run();
+  await connection.close();
+}
+
+async function runCommand(action: string, target: string, flags: { json: boolean; wait: boolean; watch: boolean }): Promise<void> {
+  const services = await resolveServices();
+  const client = await clientFor(services);
+  try {
+    const handle = () => client.workflow.getHandle(harvestWorkflowId(target));
+    switch (action) {
+      case 'start': {
+        const started = await startRun(services, target, log, client);
+        console.log(flags.json ? JSON.stringify({ runId: started.config.runId, shards: started.shardCount, workflowId: started.handle.workflowId }) : `started run ${started.config.runId} (${started.shardCount} shards)`);
+        if (flags.wait) await watch(services, client, started.config.runId, flags.json);
+        return;
+      }
+      case 'status':
+        return flags.watch ? watch(services, client, target, flags.json) : printStatus(services, client, target, flags.json);
+      case 'pause':
+      case 'unpause':
+        await runRef(client, target);
+        await handle().signal(action === 'pause' ? 'pause' : 'resume');
+        return void console.log(`${action}d ${target}`);
+      case 'cancel':
+        await runRef(client, target);
+        await handle().cancel();
+        return void console.log(`cancel requested for ${target}; in-flight shards stop at their next heartbeat`);
+      case 'resume':
+        await resumeRun(client, target, log);
+        console.log(`resumed ${target}: only shards without a manifest will run`);
+        if (flags.wait) await watch(services, client, target, flags.json);
+        return;
+      case 'verify': {
+        const report = await verify(services, client, target);
+        if (flags.json) console.log(JSON.stringify(report, null, 2));
+        else {
+          console.log(`run ${report.runId}: ${report.complete}/${report.shards} shards complete, ${report.partsChecked} parts, ${report.rows.toLocaleString('en-US')} rows`);
+          if (report.missingShards.length) console.log(`missing shards: ${report.missingShards.slice(0, 50).join(', ')}${report.missingShards.length > 50 ? ', …' : ''}`);
+          for (const p of report.problems.slice(0, 100)) console.log(`problem: ${p}`);
+          console.log(report.problems.length ? `${report.problems.length} problems` : 'no problems found');
+        }
+        if (report.problems.length || report.missingShards.length) process.exitCode = 1;
+        return;
+      }
+      default:
+        throw new ConfigError(`unknown run action "${action}"`);
+    }
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function printStatus(services: Awaited<ReturnType<typeof resolveServices>>, client: Awaited<ReturnType<typeof clientFor>>, runId: string, json: boolean): Promise<void> {
+  const s = await runStatus(services, client, runId);
+  if (json) return void console.log(JSON.stringify(s, null, 2));
+  if (s.progress) console.log(progressLine(s.progress));
+  else if (s.result) console.log(`${s.result.status}: ${s.result.shards} shards, ${s.result.failedShards} failed, ${s.result.tokens.toLocaleString('en-US')} tokens, ${formatBytes(s.result.bytes)}`);
+  else console.log(`run ${runId}: ${s.state}`);
+  for (const f of s.failures.slice(0, 20)) console.log(`failed shard ${f.shard} (${f.uri}): ${f.message}`);
+}
+
+/** Live progress until the run closes; a bar on a terminal, JSON lines otherwise. */
+async function watch(services: Awaited<ReturnType<typeof resolveServices>>, client: Awaited<ReturnType<typeof clientFor>>, runId: string, json: boolean): Promise<void> {
+  const h = client.workflow.getHandle(harvestWorkflowId(runId));
+  const bar = new ProgressBar();
+  const tty = process.stdout.isTTY && !json;
+  for (;;) {
+    const d = await h.describe();
+    if (d.status.name !== 'RUNNING' && d.status.name !== 'CONTINUED_AS_NEW') break;
+    const p = await h.query<HarvestProgress>('progress').catch(() => undefined);
+    if (p) (tty ? bar.update(p) : console.log(JSON.stringify(p)));
+    await new Promise((r) => setTimeout(r, tty ? 500 : 5000));
+  }
+  bar.done();
+  await printStatus(services, client, runId, json);
+}
+
+function need(v: string | undefined, what: string): string {
+  if (!v) throw new ConfigError(`missing ${what}\n\n${USAGE}`);
+  return v;
+}
+
+function positiveInt(v: string | undefined, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof UnknownHookError) {
+    console.error(`error: ${err.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exitCode = 1;
+  }
+});

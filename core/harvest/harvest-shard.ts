@@ -1,0 +1,208 @@
+import type { RunConfig } from '../config/run-config.js';
+import { readDocuments } from '../corpus/document-reader.js';
+import { openShard, type ShardRef } from '../corpus/shard-source.js';
+import { encodeActivationPart } from '../parquet/activation-part.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { RunLayout } from '../storage/run-layout.js';
+import { ContextPacker, type PackedContext } from '../tokenize/context-packer.js';
+import { samplePositions } from '../tokenize/position-sampler.js';
+import type { TextTokenizer } from '../tokenize/tokenizer.js';
+import type { InferenceModel } from './inference-model.js';
+import { PartBuilder } from './part-builder.js';
+import { MANIFEST_FORMAT, type PartRecord, type ShardManifest } from './shard-manifest.js';
+
+export interface HarvestShardDeps {
+  store: ObjectStore;
+  model: InferenceModel;
+  modelSha256: string;
+  tokenizer: TextTokenizer;
+}
+
+export interface HarvestShardOptions {
+  config: RunConfig;
+  layout: RunLayout;
+  shard: ShardRef;
+  /** Parts below this were committed by an earlier attempt (from its heartbeat); they are not recomputed. */
+  resumeFromPart: number;
+  /** Called after a part of every hook is durably in S3, in part order. */
+  onPartCommitted?: (part: number, tokensSoFar: number) => void;
+  /** Called after each model batch (progress and heartbeats). */
+  onBatch?: (tokens: number, rows: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Batches in flight to the inference thread: one running while the next is being prepared. */
+const MAX_OUTSTANDING_BATCHES = 2;
+/** Plain-text documents are cut at this size so a huge file never sits in memory whole. */
+const MAX_DOCUMENT_BYTES = 1 << 20;
+
+const BYTES_PER_VALUE = { fp32: 4, fp16: 2 } as const;
+
+/** Contexts per part, from the configured part size; a pure function of config and model. */
+export function contextsPerPart(config: RunConfig, widths: Record<string, number>): number {
+  const bosSkips = config.tokenizer.bos === 'context' ? 1 : 0;
+  const rowsPerContext = config.positionsPerContext ?? config.contextLength - bosSkips;
+  const rowBytes = Object.values(widths).reduce((a, w) => a + w, 0) * BYTES_PER_VALUE[config.dtype] + 24;
+  return Math.max(1, Math.floor((config.output.partMiB * 1024 * 1024) / (rowsPerContext * rowBytes)));
+}
+
+/**
+ * Harvests one shard: stream documents → tokenize → pack contexts → run the model on batches →
+ * write Parquet parts → write the manifest last. Part keys and contents are deterministic, so
+ * re-running a part overwrites it with the same rows; a retry resumes after the last committed part.
+ */
+export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShardDeps): Promise<ShardManifest> {
+  const { config, layout, shard, signal } = opts;
+  const hooks = config.hooks;
+  const perPart = contextsPerPart(config, deps.model.widths);
+  const bosId = config.tokenizer.bos === 'none' ? undefined : deps.tokenizer.tokenId(config.tokenizer.bosToken!);
+  const packer = new ContextPacker(config.contextLength, config.tokenizer.bos, bosId);
+  const skipFirst = config.tokenizer.bos === 'context';
+  const withLabels = config.corpus.labelField !== undefined;
+  const labels = new Map<number, string | undefined>();
+
+  const resumeFrom = await firstMissingPart(opts, deps.store);
+  const parts: PartRecord[] = [];
+  const skippedRows = new Map<number, number>();
+  let builder: PartBuilder | undefined;
+  let documents = 0;
+  let contexts = 0;
+  let tokens = 0;
+  let rows = 0;
+  let batch: PackedContext[] = [];
+  const outstanding: { ctxs: PackedContext[]; result: ReturnType<InferenceModel['run']> }[] = [];
+
+  const positionsOf = (ctx: PackedContext): Int32Array =>
+    samplePositions(config.seed, shard.index, ctx.index, ctx.ids.length, config.positionsPerContext, skipFirst);
+
+  const commitPart = async (b: PartBuilder): Promise<void> => {
+    for (const hook of hooks) {
+      const key = layout.partKey(hook, shard.index, b.part);
+      const bytes = encodeActivationPart(
+        { runId: layout.runId, hook, modelSha256: deps.modelSha256, dtype: config.dtype, width: deps.model.widths[hook], shard: shard.index, part: b.part },
+        b.columns(hook),
+      );
+      const sha256 = await deps.store.put(layout.bucket, key, bytes, { contentType: 'application/vnd.apache.parquet', signal });
+      parts.push({ part: b.part, hook, key, rows: b.rows, bytes: bytes.byteLength, sha256 });
+    }
+    opts.onPartCommitted?.(b.part, tokens);
+  };
+
+  // Results are consumed in submission order, so parts fill and commit in order.
+  const drainOne = async (): Promise<void> => {
+    const { ctxs, result } = outstanding.shift()!;
+    const out = await result;
+    for (let row = 0; row < ctxs.length; row++) {
+      const ctx = ctxs[row];
+      const part = Math.floor(ctx.index / perPart);
+      if (builder && builder.part !== part) {
+        await commitPart(builder);
+        builder = undefined;
+      }
+      builder ??= new PartBuilder(part, deps.model.widths, withLabels);
+      const positions = positionsOf(ctx);
+      builder.add(ctx, row, positions, out, (d) => labels.get(d));
+      rows += positions.length;
+    }
+    const lastDoc = ctxs[ctxs.length - 1].docs[0];
+    for (const d of labels.keys()) if (d < lastDoc) labels.delete(d);
+    opts.onBatch?.(tokens, rows);
+  };
+
+  const submit = async (): Promise<void> => {
+    if (!batch.length) return;
+    const seq = batch[0].ids.length;
+    const ids = new BigInt64Array(batch.length * seq);
+    batch.forEach((c, i) => {
+      for (let t = 0; t < seq; t++) ids[i * seq + t] = BigInt(c.ids[t]);
+    });
+    outstanding.push({ ctxs: batch, result: deps.model.run(ids, batch.length, seq) });
+    batch = [];
+    while (outstanding.length > MAX_OUTSTANDING_BATCHES) await drainOne();
+  };
+
+  const accept = async (ctx: PackedContext): Promise<void> => {
+    contexts++;
+    tokens += ctx.ids.length;
+    const part = Math.floor(ctx.index / perPart);
+    if (part < resumeFrom) {
+      skippedRows.set(part, (skippedRows.get(part) ?? 0) + positionsOf(ctx).length);
+      return;
+    }
+    // Only the shard's last context can be shorter; it goes alone in its own batch.
+    if (batch.length && batch[0].ids.length !== ctx.ids.length) await submit();
+    batch.push(ctx);
+    if (batch.length === config.batchSize) await submit();
+  };
+
+  const source = await openShard(shard.uri, deps.store, signal);
+  try {
+    for await (const doc of readDocuments(source, {
+      shardName: shard.uri,
+      textField: config.corpus.textField,
+      labelField: config.corpus.labelField,
+      maxDocumentBytes: MAX_DOCUMENT_BYTES,
+    })) {
+      signal?.throwIfAborted();
+      documents++;
+      if (withLabels) labels.set(doc.index, doc.label);
+      for (const ctx of packer.push(doc.index, deps.tokenizer.encode(doc.text))) await accept(ctx);
+    }
+    for (const ctx of packer.finish()) await accept(ctx);
+    await submit();
+    while (outstanding.length) await drainOne();
+    if (builder) await commitPart(builder);
+  } finally {
+    source.destroy();
+    // Never leave a rejected inference promise unobserved when we stop early.
+    for (const o of outstanding) o.result.catch(() => undefined);
+  }
+
+  for (const [part, partRows] of [...skippedRows].sort((a, b) => a[0] - b[0])) {
+    rows += partRows;
+    parts.push(...(await committedPartRecords(opts, deps.store, part, partRows)));
+  }
+  parts.sort((a, b) => a.part - b.part || a.hook.localeCompare(b.hook));
+
+  const manifest: ShardManifest = {
+    format: MANIFEST_FORMAT,
+    runId: layout.runId,
+    shard: shard.index,
+    source: shard.uri,
+    modelSha256: deps.modelSha256,
+    dtype: config.dtype,
+    hooks: Object.fromEntries(hooks.map((h) => [h, { width: deps.model.widths[h] }])),
+    documents,
+    contexts,
+    tokens,
+    rows,
+    bytes: parts.reduce((a, p) => a + p.bytes, 0),
+    parts,
+  };
+  await deps.store.putJson(layout.bucket, layout.manifestKey(shard.index), manifest, signal);
+  return manifest;
+}
+
+/**
+ * The part to restart from: the heartbeat's claim, lowered to the first part that is actually
+ * missing for some hook (a claim is only trusted as far as S3 confirms it).
+ */
+async function firstMissingPart(opts: HarvestShardOptions, store: ObjectStore): Promise<number> {
+  for (let part = 0; part < opts.resumeFromPart; part++) {
+    for (const hook of opts.config.hooks) {
+      if (!(await store.head(opts.layout.bucket, opts.layout.partKey(hook, opts.shard.index, part)))) return part;
+    }
+  }
+  return opts.resumeFromPart;
+}
+
+async function committedPartRecords(opts: HarvestShardOptions, store: ObjectStore, part: number, rows: number): Promise<PartRecord[]> {
+  const records: PartRecord[] = [];
+  for (const hook of opts.config.hooks) {
+    const key = opts.layout.partKey(hook, opts.shard.index, part);
+    const head = await store.head(opts.layout.bucket, key);
+    if (!head?.metadata.sha256) throw new Error(`part ${key} was committed by an earlier attempt but is missing or has no sha256`);
+    records.push({ part, hook, key, rows, bytes: head.size, sha256: head.metadata.sha256 });
+  }
+  return records;
+}

@@ -1,0 +1,62 @@
+import { parseS3Uri } from '../config/run-config.js';
+
+/**
+ * Where each object of a run lives. Keys are pure functions of (run, shard, part, hook), so a
+ * retried write lands on the same key and can never duplicate rows.
+ */
+export class RunLayout {
+  readonly bucket: string;
+  /** `<prefix>/<runId>`, no trailing slash. */
+  readonly root: string;
+
+  constructor(outputUri: string, readonly runId: string) {
+    const { bucket, key } = parseS3Uri(outputUri);
+    this.bucket = bucket;
+    this.root = key ? `${key}/${runId}` : runId;
+  }
+
+  get uri(): string {
+    return `s3://${this.bucket}/${this.root}/`;
+  }
+  get configKey(): string {
+    return `${this.root}/config.json`;
+  }
+  get planKey(): string {
+    return `${this.root}/plan/plan.json`;
+  }
+  planPageKey(page: number): string {
+    return `${this.root}/plan/page-${pad(page, 5)}.json`;
+  }
+  get summaryKey(): string {
+    return `${this.root}/summary.json`;
+  }
+  get manifestPrefix(): string {
+    return `${this.root}/manifests/`;
+  }
+  manifestKey(shard: number): string {
+    return `${this.manifestPrefix}shard-${pad(shard, 6)}.json`;
+  }
+  get failurePrefix(): string {
+    return `${this.root}/failures/`;
+  }
+  failureKey(shard: number): string {
+    return `${this.failurePrefix}shard-${pad(shard, 6)}.json`;
+  }
+  activationPrefix(hook: string): string {
+    return `${this.root}/activations/${hookSegment(hook)}/`;
+  }
+  partKey(hook: string, shard: number, part: number): string {
+    return `${this.activationPrefix(hook)}shard-${pad(shard, 6)}/part-${pad(part, 5)}.parquet`;
+  }
+}
+
+/** Shard number from a manifest or failure key, or undefined for other keys. */
+export function shardOfKey(key: string): number | undefined {
+  const m = /shard-(\d+)\.json$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
+
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+/** Hook names are tensor names (dots, slashes, colons); keep them readable but one key segment. */
+const hookSegment = (hook: string): string => hook.replace(/[^A-Za-z0-9._-]/g, '_');

@@ -1,0 +1,480 @@
+// The local stack: a Temporal dev server (SQLite-backed, so runs survive restarts) and a
+// SeaweedFS `weed mini` S3 gateway, both on loopback, both detached so they outlive the CLI
+// that started them. Pids, logs and data live under one dataDir.
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
+import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  findFreePortBlock,
+  isPortOpen,
+  log,
+  readLivePid,
+  removeFile,
+  spawnDetached,
+  stopProcess,
+  tailFile,
+  waitUntil,
+} from './processes.js';
+import { resolveServiceBinary, type ServiceBinary } from './service-binaries.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Every service binds here; nothing in the local stack is reachable from other machines. */
+const HOST = '127.0.0.1';
+const S3_REGION = 'us-east-1';
+/** Ports `weed mini` needs besides the S3 port; see seaweedPortBase. */
+const SEAWEED_INTERNAL_PORTS = 9;
+const GRPC_NOT_FOUND = 5;
+
+export interface LocalStackOptions {
+  /** Directory holding all state: temporal.sqlite, seaweed/ data, *.pid and *.log files. Created if missing. */
+  dataDir: string;
+  /** Temporal frontend gRPC port on 127.0.0.1. Default 7233. */
+  temporalPort?: number;
+  /** Temporal Web UI port on 127.0.0.1. Default 8233. */
+  temporalUiPort?: number;
+  /** SeaweedFS S3 gateway port on 127.0.0.1. Default 8333. */
+  s3Port?: number;
+  /** Bucket created (idempotently) once S3 is up. Default 'thresher'. */
+  bucket?: string;
+  /** Temporal namespace created at launch, or registered on a reused server. Default 'default'. */
+  namespace?: string;
+  /**
+   * First of 9 consecutive loopback ports SeaweedFS uses internally (S3 gRPC, master http/gRPC,
+   * volume http/gRPC, filer http/gRPC, admin http/gRPC). Default s3Port + 1, so two stacks with
+   * different s3Ports at least 10 apart never collide.
+   */
+  seaweedPortBase?: number;
+  /** Serve the Temporal Web UI (handy for watching runs). Default true; tests turn it off. */
+  ui?: boolean;
+  /** S3 access key the gateway accepts. Default $THRESHER_S3_ACCESS_KEY, else 'thresher-local'. */
+  accessKeyId?: string;
+  /** S3 secret for accessKeyId. Default $THRESHER_S3_SECRET_KEY, else 'thresher-local-secret'. */
+  secretAccessKey?: string;
+  /** How long devUp waits for each service to become ready, in ms. Default 60000. */
+  readyTimeoutMs?: number;
+  /** How long devDown waits after SIGTERM before SIGKILL, in ms. Default 15000. */
+  stopGraceMs?: number;
+}
+
+export interface LocalStackEndpoints {
+  /** host:port for @temporalio/client Connection.connect({ address }). */
+  temporalAddress: string;
+  /** Web UI URL, or '' when the stack runs with ui: false. */
+  temporalUiUrl: string;
+  namespace: string;
+  /** http://host:port; use with forcePathStyle: true. */
+  s3Endpoint: string;
+  s3Region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  dataDir: string;
+}
+
+export type ServiceName = 'temporal' | 's3';
+
+export interface ServiceStatus {
+  service: ServiceName;
+  /** The service answers its readiness probe (Temporal: system info; S3: ListBuckets with our credentials). */
+  up: boolean;
+  /** Pid of the process this dataDir started, if still alive; null for none or a reused external service. */
+  pid: number | null;
+  address: string;
+  logFile: string;
+  /** Why it is not up, when something answers but fails the probe. */
+  detail?: string;
+}
+
+export interface LocalStackStatus {
+  dataDir: string;
+  temporal: ServiceStatus;
+  s3: ServiceStatus;
+}
+
+interface Resolved {
+  dataDir: string;
+  temporalPort: number;
+  temporalUiPort: number;
+  s3Port: number;
+  seaweedPortBase: number;
+  bucket: string;
+  namespace: string;
+  ui: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  readyTimeoutMs: number;
+  stopGraceMs: number;
+}
+
+function resolveOptions(opts: LocalStackOptions): Resolved {
+  const s3Port = opts.s3Port ?? 8333;
+  return {
+    dataDir: path.resolve(opts.dataDir),
+    temporalPort: opts.temporalPort ?? 7233,
+    temporalUiPort: opts.temporalUiPort ?? 8233,
+    s3Port,
+    seaweedPortBase: opts.seaweedPortBase ?? s3Port + 1,
+    bucket: opts.bucket ?? 'thresher',
+    namespace: opts.namespace ?? 'default',
+    ui: opts.ui ?? true,
+    accessKeyId: opts.accessKeyId ?? process.env.THRESHER_S3_ACCESS_KEY ?? 'thresher-local',
+    secretAccessKey: opts.secretAccessKey ?? process.env.THRESHER_S3_SECRET_KEY ?? 'thresher-local-secret',
+    readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+    stopGraceMs: opts.stopGraceMs ?? 15_000,
+  };
+}
+
+function endpointsOf(r: Resolved): LocalStackEndpoints {
+  return {
+    temporalAddress: `${HOST}:${r.temporalPort}`,
+    temporalUiUrl: r.ui ? `http://${HOST}:${r.temporalUiPort}` : '',
+    namespace: r.namespace,
+    s3Endpoint: `http://${HOST}:${r.s3Port}`,
+    s3Region: S3_REGION,
+    bucket: r.bucket,
+    accessKeyId: r.accessKeyId,
+    secretAccessKey: r.secretAccessKey,
+    dataDir: r.dataDir,
+  };
+}
+
+/** What devUp/devDown/devStatus need to know about one service. */
+interface ServiceDef {
+  name: ServiceName;
+  binary: ServiceBinary;
+  port: number;
+  pidFile: string;
+  logFile: string;
+  /** Substring of /proc/<pid>/cmdline proving a pid belongs to this dataDir's service. */
+  cmdlineMarker: string;
+  args(): string[];
+  /** Files the process needs before it starts. */
+  prepare(): Promise<void>;
+  /** One readiness attempt: resolves true when usable, throws with the reason otherwise. */
+  probe(): Promise<boolean>;
+  /** The probe failed because the service rejects our credentials. */
+  isAuthError(err: unknown): boolean;
+}
+
+function temporalService(r: Resolved): ServiceDef {
+  const dbFile = path.join(r.dataDir, 'temporal.sqlite');
+  const address = `${HOST}:${r.temporalPort}`;
+  return {
+    name: 'temporal',
+    binary: 'temporal',
+    port: r.temporalPort,
+    pidFile: path.join(r.dataDir, 'temporal.pid'),
+    logFile: path.join(r.dataDir, 'temporal.log'),
+    cmdlineMarker: `--db-filename\0${dbFile}\0`,
+    args: () => [
+      'server', 'start-dev',
+      '--ip', HOST,
+      '--port', String(r.temporalPort),
+      '--ui-port', String(r.temporalUiPort),
+      ...(r.ui ? ['--ui-disable-news-fetch'] : ['--headless']), // no internet for the news feed
+      '--db-filename', dbFile,
+      ...(r.namespace === 'default' ? [] : ['--namespace', r.namespace]), // 'default' always exists
+      '--log-format', 'json',
+      '--log-level', 'warn',
+    ],
+    prepare: async () => {},
+    probe: async () => {
+      if (!(await isPortOpen(HOST, r.temporalPort))) throw new Error(`nothing listening on ${address}`);
+      // connect() itself calls GetSystemInfo, which only a Temporal frontend answers.
+      const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      await connection.close();
+      return true;
+    },
+    isAuthError: () => false,
+  };
+}
+
+function seaweedService(r: Resolved): ServiceDef {
+  const seaweedDir = path.join(r.dataDir, 'seaweed');
+  const identitiesFile = path.join(r.dataDir, 's3-identities.json');
+  const p = (offset: number) => String(r.seaweedPortBase + offset);
+  return {
+    name: 's3',
+    binary: 'weed',
+    port: r.s3Port,
+    pidFile: path.join(r.dataDir, 'seaweed.pid'),
+    logFile: path.join(r.dataDir, 'seaweed.log'),
+    cmdlineMarker: `-dir=${seaweedDir}\0`,
+    // `mini` runs master, volume, filer and S3 in one process and stops in ~4 s; `weed server
+    // -s3` needs ~17 s because its filer waits 15 s for the S3 gateway's metadata stream.
+    args: () => [
+      'mini',
+      `-dir=${seaweedDir}`,
+      `-ip=${HOST}`,
+      `-ip.bind=${HOST}`,
+      `-s3.port=${r.s3Port}`,
+      `-s3.port.grpc=${p(0)}`,
+      `-master.port=${p(1)}`,
+      `-master.port.grpc=${p(2)}`,
+      `-volume.port=${p(3)}`,
+      `-volume.port.grpc=${p(4)}`,
+      `-filer.port=${p(5)}`,
+      `-filer.port.grpc=${p(6)}`,
+      `-admin.port=${p(7)}`,
+      `-admin.port.grpc=${p(8)}`,
+      '-admin.ui=false',
+      '-webdav=false',
+      '-s3.port.iceberg=0', // fixed default ports would collide between two stacks
+      '-s3.port.lance=0',
+      `-s3.config=${identitiesFile}`,
+      '-master.telemetry=false', // no phoning home from a dev box
+    ],
+    prepare: async () => {
+      await mkdir(seaweedDir, { recursive: true });
+      const identities = {
+        identities: [
+          {
+            name: 'thresher-local',
+            credentials: [{ accessKey: r.accessKeyId, secretKey: r.secretAccessKey }],
+            actions: ['Admin', 'Read', 'List', 'Tagging', 'Write'],
+          },
+        ],
+      };
+      await writeFile(identitiesFile, JSON.stringify(identities, null, 2) + '\n', { mode: 0o600 });
+      await chmod(identitiesFile, 0o600); // mode above only applies when the file is created
+    },
+    probe: async () => {
+      const s3 = s3ClientFor(r);
+      try {
+        await s3.send(new ListBucketsCommand({}));
+        return true;
+      } finally {
+        s3.destroy();
+      }
+    },
+    isAuthError: (err) => ['InvalidAccessKeyId', 'SignatureDoesNotMatch'].includes((err as Error)?.name),
+  };
+}
+
+function s3ClientFor(r: Resolved): S3Client {
+  return new S3Client({
+    endpoint: `http://${HOST}:${r.s3Port}`,
+    region: S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: r.accessKeyId, secretAccessKey: r.secretAccessKey },
+    maxAttempts: 1, // the readiness loop does the retrying
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+  });
+}
+
+function servicesOf(r: Resolved): ServiceDef[] {
+  return [temporalService(r), seaweedService(r)];
+}
+
+interface UpResult {
+  pid: number | null;
+  reused: boolean;
+  ms: number;
+}
+
+/**
+ * Starts (or reuses) Temporal and S3 for `opts.dataDir`, waits until both are usable, makes sure
+ * the namespace and bucket exist, and returns how to reach them.
+ */
+export async function devUp(opts: LocalStackOptions): Promise<LocalStackEndpoints> {
+  const r = resolveOptions(opts);
+  await mkdir(r.dataDir, { recursive: true });
+  const services = servicesOf(r);
+  const results = await Promise.allSettled(services.map((svc) => ensureRunning(svc, r)));
+  const failures = results.flatMap((res) => (res.status === 'rejected' ? [(res.reason as Error).message] : []));
+  if (failures.length > 0) {
+    // Leave nothing half-up: stop what this call started, keep what it merely reused.
+    await Promise.all(
+      services.map(async (svc, i) => {
+        const res = results[i];
+        if (res.status !== 'fulfilled' || res.value.reused || res.value.pid === null) return;
+        await stopProcess(res.value.pid, r.stopGraceMs);
+        await removeFile(svc.pidFile);
+      }),
+    );
+    throw new Error(`local stack did not come up:\n${failures.join('\n')}`);
+  }
+  await Promise.all([ensureNamespace(r), ensureBucket(r)]);
+  const [t, s] = results.map((res) => (res as PromiseFulfilledResult<UpResult>).value);
+  const endpoints = endpointsOf(r);
+  log('info', 'local stack up', {
+    dataDir: r.dataDir,
+    temporal: { address: endpoints.temporalAddress, ui: endpoints.temporalUiUrl, pid: t.pid, reused: t.reused, readyMs: t.ms },
+    s3: { endpoint: endpoints.s3Endpoint, bucket: r.bucket, pid: s.pid, reused: s.reused, readyMs: s.ms },
+  });
+  return endpoints;
+}
+
+async function ensureRunning(svc: ServiceDef, r: Resolved): Promise<UpResult> {
+  const started = Date.now();
+  const where = `${svc.name} on ${HOST}:${svc.port}`;
+  const ownPid = await readLivePid(svc.pidFile, svc.cmdlineMarker);
+
+  if (ownPid !== null || (await isPortOpen(HOST, svc.port))) {
+    // Our own process gets the full timeout (it may still be starting); a stranger on the port
+    // gets a few seconds to prove it is the right kind of service.
+    const timeoutMs = ownPid !== null ? r.readyTimeoutMs : Math.min(r.readyTimeoutMs, 5_000);
+    try {
+      await waitForReady(svc, `${where} (already running${ownPid ? `, pid ${ownPid}` : ''})`, timeoutMs, true, () => null);
+    } catch (err) {
+      throw new Error(
+        `${(err as Error).message}\n` +
+          (ownPid !== null
+            ? `It was started from this dataDir; see ${svc.logFile}, or run devDown and retry.`
+            : `Port ${svc.port} is taken by a process this dataDir did not start; stop it or choose another port.`),
+      );
+    }
+    return { pid: ownPid, reused: true, ms: Date.now() - started };
+  }
+
+  await svc.prepare();
+  const bin = await resolveServiceBinary(svc.binary);
+  const child = await spawnDetached({ command: bin, args: svc.args(), cwd: r.dataDir, logFile: svc.logFile, pidFile: svc.pidFile });
+  log('info', 'service starting', { service: svc.name, pid: child.pid, address: `${HOST}:${svc.port}`, log: svc.logFile });
+  try {
+    // Auth errors are retried here: a fresh gateway may answer before it has loaded identities.
+    await waitForReady(svc, `${where} (pid ${child.pid})`, r.readyTimeoutMs, false, () => {
+      const exit = child.exited();
+      return exit ? `process exited (${exit}) before becoming ready` : null;
+    });
+  } catch (err) {
+    // A half-started service would block the port for the next attempt; take it down.
+    await stopProcess(child.pid, 2_000);
+    await removeFile(svc.pidFile);
+    const tail = await tailFile(svc.logFile);
+    throw new Error(`${(err as Error).message}\nSee ${svc.logFile}${tail ? `; last lines:\n${tail}` : ''}`);
+  }
+  const ms = Date.now() - started;
+  log('info', 'service ready', { service: svc.name, pid: child.pid, readyMs: ms });
+  return { pid: child.pid, reused: false, ms };
+}
+
+async function waitForReady(
+  svc: ServiceDef,
+  what: string,
+  timeoutMs: number,
+  authErrorsFatal: boolean,
+  exited: () => string | null,
+): Promise<void> {
+  let fatal: string | null = null;
+  await waitUntil({
+    what,
+    timeoutMs,
+    abortReason: () => fatal ?? exited(),
+    probe: async () => {
+      try {
+        return await svc.probe();
+      } catch (err) {
+        if (authErrorsFatal && svc.isAuthError(err)) {
+          fatal =
+            `rejects the configured S3 credentials (${(err as Error).name}); it was started with other keys — ` +
+            'set THRESHER_S3_ACCESS_KEY/THRESHER_S3_SECRET_KEY to match, or devDown and devUp again';
+        }
+        throw err;
+      }
+    },
+  });
+}
+
+async function ensureNamespace(r: Resolved): Promise<void> {
+  const address = `${HOST}:${r.temporalPort}`;
+  const connection = await Connection.connect({ address, connectTimeout: 5_000 });
+  try {
+    const describe = () => connection.workflowService.describeNamespace({ namespace: r.namespace });
+    try {
+      await describe();
+      return;
+    } catch (err) {
+      if (!isGrpcServiceError(err) || err.code !== GRPC_NOT_FOUND) throw err;
+    }
+    // Only reached when reusing a server that was started without our namespace.
+    log('info', 'registering namespace', { namespace: r.namespace, address });
+    const bin = await resolveServiceBinary('temporal');
+    await execFileAsync(bin, ['operator', 'namespace', 'create', '--address', address, '--namespace', r.namespace], {
+      timeout: 30_000,
+    });
+    await waitUntil({ what: `namespace ${r.namespace} on ${address}`, timeoutMs: 15_000, probe: async () => !!(await describe()) });
+  } finally {
+    await connection.close();
+  }
+}
+
+async function ensureBucket(r: Resolved): Promise<void> {
+  const s3 = s3ClientFor(r);
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: r.bucket }));
+    log('info', 'bucket created', { bucket: r.bucket });
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** Stops the processes devUp started for this dataDir (SIGTERM, SIGKILL after the grace). Data stays. */
+export async function devDown(opts: LocalStackOptions): Promise<Record<ServiceName, 'terminated' | 'killed' | 'not-running'>> {
+  const r = resolveOptions(opts);
+  const results = await Promise.all(
+    servicesOf(r).map(async (svc) => {
+      const pid = await readLivePid(svc.pidFile, svc.cmdlineMarker);
+      const outcome = pid === null ? 'not-running' : await stopProcess(pid, r.stopGraceMs);
+      await removeFile(svc.pidFile);
+      if (pid !== null) log(outcome === 'killed' ? 'warn' : 'info', 'service stopped', { service: svc.name, pid, outcome });
+      return [svc.name, outcome] as const;
+    }),
+  );
+  return Object.fromEntries(results) as Record<ServiceName, 'terminated' | 'killed' | 'not-running'>;
+}
+
+/** Whether each service answers, which pid this dataDir started for it, and where it listens. */
+export async function devStatus(opts: LocalStackOptions): Promise<LocalStackStatus> {
+  const r = resolveOptions(opts);
+  const [temporal, s3] = await Promise.all(
+    servicesOf(r).map(async (svc): Promise<ServiceStatus> => {
+      const pid = await readLivePid(svc.pidFile, svc.cmdlineMarker);
+      const base = { service: svc.name, pid, address: `${HOST}:${svc.port}`, logFile: svc.logFile };
+      try {
+        return { ...base, up: await svc.probe() };
+      } catch (err) {
+        return { ...base, up: false, detail: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+      }
+    }),
+  );
+  return { dataDir: r.dataDir, temporal, s3 };
+}
+
+export interface TestStack {
+  endpoints: LocalStackEndpoints;
+  /** The options used, so a test can devUp/devDown/devStatus the same stack again. */
+  options: LocalStackOptions;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private stack for a test suite: fresh loopback ports from one free block (so suites never
+ * collide with a developer's stack or each other), no Web UI, state under `dir`.
+ */
+export async function startTestStack(dir: string): Promise<TestStack> {
+  const base = await findFreePortBlock(3 + SEAWEED_INTERNAL_PORTS);
+  const options: LocalStackOptions = {
+    dataDir: dir,
+    temporalPort: base,
+    temporalUiPort: base + 1,
+    s3Port: base + 2,
+    seaweedPortBase: base + 3,
+    ui: false,
+    stopGraceMs: 10_000,
+  };
+  try {
+    const endpoints = await devUp(options);
+    return { endpoints, options, stop: async () => void (await devDown(options)) };
+  } catch (err) {
+    await devDown(options);
+    throw err;
+  }
+}

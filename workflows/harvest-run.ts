@@ -1,0 +1,155 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ControlActivities } from '../activities/control-activities.js';
+import type { HarvestActivities } from '../activities/harvest-activities.js';
+import {
+  HARVEST_QUEUE,
+  type HarvestCounters,
+  type HarvestProgress,
+  type HarvestResult,
+  type HarvestRunInput,
+  type PlanInfo,
+  type ShardTask,
+} from './harvest-types.js';
+
+export const progressQuery = defineQuery<HarvestProgress>('progress');
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+
+/**
+ * Shards dispatched by one execution before it continues as new. Each shard costs about six
+ * history events, so this stays far below the 10,240-event warning whatever the run's size.
+ */
+const SHARDS_PER_EXECUTION = 1000;
+
+const control = proxyActivities<ControlActivities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+const harvestWith = (maxAttempts: number) =>
+  proxyActivities<HarvestActivities>({
+    taskQueue: HARVEST_QUEUE,
+    startToCloseTimeout: '24 hours',
+    // A worker that dies mid-shard is noticed within this and the shard goes to another worker.
+    heartbeatTimeout: '1 minute',
+    retry: {
+      initialInterval: '2s',
+      backoffCoefficient: 2,
+      maximumInterval: '2 minutes',
+      maximumAttempts: maxAttempts,
+      nonRetryableErrorTypes: ['CorruptShardError', 'ConfigError'],
+    },
+  });
+
+/**
+ * Harvests every shard of a run: plan once (shard list in S3), then walk the plan page by page
+ * with a bounded number of shards in flight, continuing as new with only counters and a page
+ * cursor. Started again on a finished run, it redoes only shards without a manifest.
+ */
+export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult> {
+  const ref = { runId: input.runId, outputUri: input.outputUri };
+  const startedAt = input.carried?.startedAt ?? Date.now();
+  let plan: PlanInfo | undefined = input.carried?.plan;
+  let nextPage = input.carried?.nextPage ?? 0;
+  const counters: HarvestCounters = input.carried?.counters ?? { done: 0, failed: 0, skipped: 0, tokens: 0, rows: 0, bytes: 0 };
+  let paused = input.carried?.paused ?? false;
+  let running = 0;
+  let phase: HarvestProgress['phase'] = plan ? 'harvesting' : 'planning';
+
+  setHandler(progressQuery, () => ({
+    ...ref,
+    phase,
+    paused,
+    shards: { total: plan?.shardCount ?? 0, done: counters.done, failed: counters.failed, running, skipped: counters.skipped },
+    tokens: counters.tokens,
+    rows: counters.rows,
+    bytes: counters.bytes,
+    startedAt,
+  }));
+  setHandler(pauseSignal, () => void (paused = true));
+  setHandler(resumeSignal, () => void (paused = false));
+
+  if (!plan) {
+    try {
+      plan = await control.planShards(ref);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`run ${ref.runId} could not be planned: ${causeMessage(err)}`, 'PlanFailed');
+    }
+  }
+  phase = 'harvesting';
+  const harvest = harvestWith(plan.maxAttempts);
+
+  const runShard = async (shard: ShardTask): Promise<void> => {
+    running++;
+    try {
+      const c = await harvest.harvestShard(ref, shard);
+      counters.done++;
+      counters.tokens += c.tokens;
+      counters.rows += c.rows;
+      counters.bytes += c.bytes;
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      counters.failed++;
+      const cause = err.cause;
+      const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : (cause?.name ?? 'Error');
+      log.warn('shard failed', { runId: ref.runId, shard: shard.index, message: causeMessage(err) });
+      await control.recordShardFailure(ref, { shard: shard.index, uri: shard.uri, message: causeMessage(err), type });
+    } finally {
+      running--;
+    }
+  };
+
+  // Anything but a shard failure (e.g. cancellation) ends the run; shards never swallow it.
+  let fatal: unknown;
+  const settle = async (fn: () => boolean): Promise<void> => {
+    await condition(() => fatal !== undefined || fn());
+    if (fatal !== undefined) throw fatal;
+  };
+
+  let dispatched = 0;
+  while (nextPage < plan.pageCount) {
+    if (dispatched >= SHARDS_PER_EXECUTION || workflowInfo().continueAsNewSuggested) {
+      await settle(() => running === 0);
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof harvestRun>({ ...ref, carried: { plan, nextPage, counters, paused, startedAt } });
+    }
+    const page = await control.pendingShards(ref, nextPage);
+    counters.done += page.alreadyDone;
+    counters.skipped += page.alreadyDone;
+    counters.tokens += page.doneTokens;
+    counters.rows += page.doneRows;
+    counters.bytes += page.doneBytes;
+    for (const shard of page.shards) {
+      await settle(() => !paused && running < plan!.concurrency);
+      runShard(shard).catch((err) => void (fatal ??= err));
+      dispatched++;
+    }
+    nextPage++;
+  }
+  await settle(() => running === 0);
+
+  phase = 'finalizing';
+  const result = await control.finalizeRun(ref, plan, counters);
+  phase = 'done';
+  await condition(allHandlersFinished);
+  return result;
+}
+
+function causeMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  // The innermost cause carries the activity's own words (e.g. the corrupt line).
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}

@@ -1,0 +1,84 @@
+/**
+ * Shapes that cross the Temporal boundary for a harvest run. Only ids, keys and counts: activation
+ * data never enters a payload. Kept free of imports so workflow, activities and CLI share it.
+ */
+
+export const ORCHESTRATION_QUEUE = 'thresher-orchestration';
+export const HARVEST_QUEUE = 'thresher-harvest';
+
+export const harvestWorkflowId = (runId: string): string => `thresher-harvest-${runId}`;
+
+/** Identifies a run's outputs: the layout is derived from these two. */
+export interface RunRef {
+  runId: string;
+  /** `s3://bucket/prefix` the run writes under (`<prefix>/<runId>/`). */
+  outputUri: string;
+}
+
+export interface PlanInfo {
+  shardCount: number;
+  pageSize: number;
+  pageCount: number;
+  concurrency: number;
+  maxAttempts: number;
+  stages: string[];
+}
+
+export interface ShardTask {
+  index: number;
+  uri: string;
+}
+
+export interface PendingPage {
+  shards: ShardTask[];
+  /** Shards of this page that already have a manifest (done by an earlier execution). */
+  alreadyDone: number;
+  /** Counts of those already-done shards, so resumed progress stays whole. */
+  doneTokens: number;
+  doneRows: number;
+  doneBytes: number;
+}
+
+export interface HarvestCounters {
+  done: number;
+  failed: number;
+  /** Shards found complete when this run (or a resume) started; included in done. */
+  skipped: number;
+  tokens: number;
+  rows: number;
+  bytes: number;
+}
+
+export interface HarvestRunInput extends RunRef {
+  /** Carried across continue-as-new; absent on the first execution. */
+  carried?: { plan: PlanInfo; nextPage: number; counters: HarvestCounters; paused: boolean; startedAt: number };
+}
+
+export type HarvestPhase = 'planning' | 'harvesting' | 'finalizing' | 'stages' | 'done';
+
+export interface HarvestProgress extends RunRef {
+  phase: HarvestPhase;
+  paused: boolean;
+  shards: { total: number; done: number; failed: number; running: number; skipped: number };
+  tokens: number;
+  rows: number;
+  bytes: number;
+  /** Epoch ms when the run first started (kept across continue-as-new and resume). */
+  startedAt: number;
+}
+
+export interface HarvestResult extends RunRef {
+  status: 'completed' | 'completed_with_failures';
+  shards: number;
+  failedShards: number;
+  tokens: number;
+  rows: number;
+  bytes: number;
+}
+
+export interface ShardFailure {
+  shard: number;
+  uri: string;
+  message: string;
+  type: string;
+}
