@@ -1,5 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ConfigError } from '../core/config/run-config.js';
 import { CorruptShardError } from '../core/corpus/corrupt-shard-error.js';
+import { ExecutionProviderError } from '../core/model/inference-worker.js';
+import { UnknownHookError } from '../core/model/onnx-graph.js';
 import { harvestShard } from '../core/harvest/harvest-shard.js';
 import { countsOf, type ShardCounts } from '../core/harvest/shard-manifest.js';
 import { loadRunConfig } from '../core/harvest/run-plan.js';
@@ -63,7 +66,10 @@ export function createHarvestActivities({ store, resources, onProgress }: Harves
         ctx.log.info('shard harvested', { runId: ref.runId, shard: shard.index, rows: manifest.rows, parts: manifest.parts.length });
         return countsOf(manifest);
       } catch (err) {
-        if (err instanceof CorruptShardError) throw ApplicationFailure.nonRetryable(err.message, err.name);
+        // Retrying cannot fix bad input or a config the model or machine cannot run.
+        if (err instanceof CorruptShardError || err instanceof ConfigError || err instanceof UnknownHookError || err instanceof ExecutionProviderError) {
+          throw ApplicationFailure.nonRetryable(err.message, err.name);
+        }
         throw err;
       } finally {
         clearInterval(keepAlive);

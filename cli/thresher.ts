@@ -8,6 +8,7 @@ import { listHooks, UnknownHookError } from '../core/model/onnx-graph.js';
 import { devDown, devStatus, devUp } from '../infra/local-stack.js';
 import { harvestWorkflowId, type HarvestProgress } from '../workflows/harvest-types.js';
 import { createWorkerSet, type WorkerRole } from '../workers/harvest-workers.js';
+import { installTemporalRuntime } from '../workers/runtime.js';
 import { runDemo } from './demo.js';
 import { formatBytes, ProgressBar, progressLine } from './progress-bar.js';
 import { resumeRun, runRef, runStatus, startRun, verify } from './run-commands.js';
@@ -46,6 +47,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const [command, sub, arg] = positionals;
   if (values.help || !command) return void console.log(USAGE);
+  installTemporalRuntime();
 
   switch (command) {
     case 'hooks':

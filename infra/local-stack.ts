@@ -25,8 +25,15 @@ const execFileAsync = promisify(execFile);
 /** Every service binds here; nothing in the local stack is reachable from other machines. */
 const HOST = '127.0.0.1';
 const S3_REGION = 'us-east-1';
-/** Ports `weed mini` needs besides the S3 port; see seaweedPortBase. */
-const SEAWEED_INTERNAL_PORTS = 9;
+/** Consecutive ports `weed mini` needs besides the S3 port; see seaweedPortBase. */
+const SEAWEED_INTERNAL_PORTS = 8;
+/**
+ * SeaweedFS's convention for a gRPC port nobody configured. The mini's maintenance worker dials
+ * the admin server at admin http port + this offset whatever -admin.port.grpc says, so the admin
+ * gRPC port has to stay at that default.
+ */
+const SEAWEED_GRPC_OFFSET = 10_000;
+const SEAWEED_ADMIN_OFFSET = 7;
 const GRPC_NOT_FOUND = 5;
 
 export interface LocalStackOptions {
@@ -43,9 +50,10 @@ export interface LocalStackOptions {
   /** Temporal namespace created at launch, or registered on a reused server. Default 'default'. */
   namespace?: string;
   /**
-   * First of 9 consecutive loopback ports SeaweedFS uses internally (S3 gRPC, master http/gRPC,
-   * volume http/gRPC, filer http/gRPC, admin http/gRPC). Default s3Port + 1, so two stacks with
-   * different s3Ports at least 10 apart never collide.
+   * First of 8 consecutive loopback ports SeaweedFS uses internally (S3 gRPC, master http/gRPC,
+   * volume http/gRPC, filer http/gRPC, admin http), plus admin gRPC at (base + 7) + 10000.
+   * Default s3Port + 1 (so 8334…8341 and 18341 by default); two stacks whose s3Ports are at
+   * least 9 apart never collide.
    */
   seaweedPortBase?: number;
   /** Serve the Temporal Web UI (handy for watching runs). Default true; tests turn it off. */
@@ -112,12 +120,16 @@ interface Resolved {
 
 function resolveOptions(opts: LocalStackOptions): Resolved {
   const s3Port = opts.s3Port ?? 8333;
+  const seaweedPortBase = opts.seaweedPortBase ?? s3Port + 1;
+  if (seaweedPortBase + SEAWEED_ADMIN_OFFSET + SEAWEED_GRPC_OFFSET > 65_535) {
+    throw new Error(`seaweedPortBase ${seaweedPortBase} too high: the SeaweedFS admin gRPC port would pass 65535`);
+  }
   return {
     dataDir: path.resolve(opts.dataDir),
     temporalPort: opts.temporalPort ?? 7233,
     temporalUiPort: opts.temporalUiPort ?? 8233,
     s3Port,
-    seaweedPortBase: opts.seaweedPortBase ?? s3Port + 1,
+    seaweedPortBase,
     bucket: opts.bucket ?? 'thresher',
     namespace: opts.namespace ?? 'default',
     ui: opts.ui ?? true,
@@ -219,8 +231,7 @@ function seaweedService(r: Resolved): ServiceDef {
       `-volume.port.grpc=${p(4)}`,
       `-filer.port=${p(5)}`,
       `-filer.port.grpc=${p(6)}`,
-      `-admin.port=${p(7)}`,
-      `-admin.port.grpc=${p(8)}`,
+      `-admin.port=${p(SEAWEED_ADMIN_OFFSET)}`, // its gRPC port stays at the default +10000, see SEAWEED_GRPC_OFFSET
       '-admin.ui=false',
       '-webdav=false',
       '-s3.port.iceberg=0', // fixed default ports would collide between two stacks
@@ -292,6 +303,7 @@ export async function devUp(opts: LocalStackOptions): Promise<LocalStackEndpoint
       services.map(async (svc, i) => {
         const res = results[i];
         if (res.status !== 'fulfilled' || res.value.reused || res.value.pid === null) return;
+        log('info', 'stopping service because the rest of the stack failed', { service: svc.name, pid: res.value.pid });
         await stopProcess(res.value.pid, r.stopGraceMs);
         await removeFile(svc.pidFile);
       }),
@@ -327,6 +339,12 @@ async function ensureRunning(svc: ServiceDef, r: Resolved): Promise<UpResult> {
             ? `It was started from this dataDir; see ${svc.logFile}, or run devDown and retry.`
             : `Port ${svc.port} is taken by a process this dataDir did not start; stop it or choose another port.`),
       );
+    }
+    if (ownPid === null) {
+      log('warn', 'reusing a service this dataDir did not start; its data lives wherever it was started', {
+        service: svc.name,
+        address: `${HOST}:${svc.port}`,
+      });
     }
     return { pid: ownPid, reused: true, ms: Date.now() - started };
   }
@@ -460,7 +478,9 @@ export interface TestStack {
  * collide with a developer's stack or each other), no Web UI, state under `dir`.
  */
 export async function startTestStack(dir: string): Promise<TestStack> {
-  const base = await findFreePortBlock(3 + SEAWEED_INTERNAL_PORTS);
+  const base = await findFreePortBlock(3 + SEAWEED_INTERNAL_PORTS, {
+    extra: (b) => [b + 3 + SEAWEED_ADMIN_OFFSET + SEAWEED_GRPC_OFFSET],
+  });
   const options: LocalStackOptions = {
     dataDir: dir,
     temporalPort: base,

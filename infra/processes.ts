@@ -1,7 +1,7 @@
 // Process plumbing for the local stack: structured logging, detached spawning with pid files,
 // graceful stop, port probes and readiness polling. Nothing here knows about Temporal or S3.
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readFile, writeFile, rm, open } from 'node:fs/promises';
 import net from 'node:net';
 
@@ -14,13 +14,25 @@ export function log(level: Level, msg: string, fields: Record<string, unknown> =
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** True if a process with this pid exists and we may signal it. */
+/** True if a process with this pid exists, may be signalled, and has not already exited. */
 export function isPidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+// A detached server outlives its parent and is re-parented to pid 1, which in some containers
+// never reaps children: the exited server then lingers as a zombie that kill(pid, 0) still sees.
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Format: "pid (comm) state ..."; comm may contain spaces or parentheses, so split at the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false; // no procfs (macOS) or the process just vanished; kill() already said it existed
   }
 }
 
@@ -148,15 +160,25 @@ function canBind(host: string, port: number): Promise<boolean> {
 }
 
 /**
- * First port of `count` consecutive free loopback ports. Searches below Linux's ephemeral range
- * (32768+) so the block does not collide with ports the OS hands out for outgoing connections
- * or that servers pick with port 0 (the Temporal dev server does, for its internal services).
+ * First port of `count` consecutive free loopback ports, chosen at random in [low, high), such
+ * that the ports `extra(base)` names are free too. The default range stays below Linux's
+ * ephemeral range (32768+) even with a +10000 gRPC offset, so the block does not collide with
+ * ports the OS hands out for outgoing connections or for servers binding port 0 (the Temporal
+ * dev server does, for its internal services).
  */
-export async function findFreePortBlock(count: number, host = '127.0.0.1', low = 20_000, high = 32_000): Promise<number> {
+export async function findFreePortBlock(
+  count: number,
+  opts: { host?: string; low?: number; high?: number; extra?: (base: number) => number[] } = {},
+): Promise<number> {
+  const { host = '127.0.0.1', low = 10_000, high = 22_000, extra = () => [] } = opts;
   for (let attempt = 0; attempt < 100; attempt++) {
     const base = low + Math.floor(Math.random() * (high - low - count));
+    const ports = [...Array.from({ length: count }, (_, i) => base + i), ...extra(base)];
     let free = true;
-    for (let p = base; p < base + count && free; p++) free = await canBind(host, p);
+    for (const port of ports) {
+      free = await canBind(host, port);
+      if (!free) break;
+    }
     if (free) return base;
   }
   throw new Error(`no block of ${count} free ports on ${host} between ${low} and ${high}`);

@@ -38,17 +38,17 @@ const control = proxyActivities<ControlActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 });
 
-const harvestWith = (maxAttempts: number) =>
+const harvestWith = (plan: PlanInfo) =>
   proxyActivities<HarvestActivities>({
     taskQueue: HARVEST_QUEUE,
     startToCloseTimeout: '24 hours',
     // A worker that dies mid-shard is noticed within this and the shard goes to another worker.
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: plan.heartbeatTimeoutSeconds * 1000,
     retry: {
       initialInterval: '2s',
       backoffCoefficient: 2,
       maximumInterval: '2 minutes',
-      maximumAttempts: maxAttempts,
+      maximumAttempts: plan.maxAttempts,
       nonRetryableErrorTypes: ['CorruptShardError', 'ConfigError'],
     },
   });
@@ -89,7 +89,7 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
     }
   }
   phase = 'harvesting';
-  const harvest = harvestWith(plan.maxAttempts);
+  const harvest = harvestWith(plan);
 
   const runShard = async (shard: ShardTask): Promise<void> => {
     running++;

@@ -21,6 +21,7 @@ export interface PlanInfo {
   pageCount: number;
   concurrency: number;
   maxAttempts: number;
+  heartbeatTimeoutSeconds: number;
   stages: string[];
 }
 

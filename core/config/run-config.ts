@@ -74,6 +74,8 @@ export const runConfigSchema = z
     concurrency: z.number().int().min(1).max(1000).default(8),
     /** Attempts per shard for retryable failures (corrupt input is never retried). */
     maxAttempts: z.number().int().min(1).max(100).default(5),
+    /** A harvest worker silent this long is presumed dead and its shard goes to another worker. */
+    heartbeatTimeoutSeconds: z.number().int().min(5).max(3600).default(60),
     /** Stages started when the harvest completes. */
     stages: z.array(z.enum(STAGE_NAMES)).default([]),
   })

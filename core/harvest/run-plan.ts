@@ -37,7 +37,13 @@ export async function planRun(store: ObjectStore, layout: RunLayout, config: Run
     // Written after the pages: a plan.json that exists always has all its pages.
     await store.putJson(layout.bucket, layout.planKey, plan);
   }
-  return { ...plan, concurrency: config.concurrency, maxAttempts: config.maxAttempts, stages: config.stages };
+  return {
+    ...plan,
+    concurrency: config.concurrency,
+    maxAttempts: config.maxAttempts,
+    heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
+    stages: config.stages,
+  };
 }
 
 /** The shards of one page that have no manifest yet, plus the counts of those that do. */

@@ -1,4 +1,4 @@
-import type { RunConfig } from '../config/run-config.js';
+import { ConfigError, type RunConfig } from '../config/run-config.js';
 import { openInferenceWorker, type InferenceWorker } from '../model/inference-worker.js';
 import { resolveArtifact } from '../storage/artifact-cache.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -17,7 +17,7 @@ export interface LoadedRun {
  * keeps the accelerator (or the cores) busy with one batch at a time, which is what it does best.
  */
 export class RunResources {
-  private models = new Map<string, Promise<{ worker: InferenceWorker; model: InferenceModel }>>();
+  private models = new Map<string, Promise<{ worker: InferenceWorker; model: InferenceModel; probed: Map<number, Promise<void>> }>>();
   private tokenizers = new Map<string, Promise<TextTokenizer>>();
 
   constructor(
@@ -32,7 +32,7 @@ export class RunResources {
     ]);
     const tokenizer = await this.cached(this.tokenizers, tokenizerFile.sha256, () => loadTokenizer(tokenizerFile.path));
     const key = JSON.stringify([modelFile.sha256, config.hooks, config.model.executionProvider, config.model.intraOpThreads, config.model.inputName]);
-    const { model } = await this.cached(this.models, key, async () => {
+    const { model, probed } = await this.cached(this.models, key, async () => {
       const worker = await openInferenceWorker({
         modelPath: modelFile.path,
         hooks: config.hooks,
@@ -40,8 +40,9 @@ export class RunResources {
         intraOpThreads: config.model.intraOpThreads || undefined,
         inputName: config.model.inputName,
       });
-      return { worker, model: { widths: tokenWidths(worker, config.hooks), run: (ids, b, s) => worker.run(ids, b, s) } };
+      return { worker, model: { widths: tokenWidths(worker, config.hooks), run: (ids, b, s) => worker.run(ids, b, s) }, probed: new Map() };
     });
+    await this.cached(probed, config.contextLength, () => probeContextLength(model, config.contextLength));
     return { model, modelSha256: modelFile.sha256, tokenizer };
   }
 
@@ -52,7 +53,7 @@ export class RunResources {
   }
 
   /** Caches the promise so concurrent shards share one load; a failed load is not cached. */
-  private cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  private cached<K, T>(map: Map<K, Promise<T>>, key: K, load: () => Promise<T>): Promise<T> {
     let p = map.get(key);
     if (!p) {
       p = load();
@@ -60,6 +61,19 @@ export class RunResources {
       p.catch(() => map.delete(key));
     }
     return p;
+  }
+}
+
+/**
+ * One context of token id 0 through the model: a model that cannot take contexts this long
+ * (e.g. a positional table of 256 rows) fails here with a message that says so, once, instead of
+ * as an opaque ORT error on every shard.
+ */
+async function probeContextLength(model: InferenceModel, contextLength: number): Promise<void> {
+  try {
+    await model.run(new BigInt64Array(contextLength), 1, contextLength);
+  } catch (err) {
+    throw new ConfigError(`contextLength ${contextLength}: the model cannot run a context this long (${(err as Error).message.split('\n')[0]})`);
   }
 }
 
@@ -71,7 +85,7 @@ function tokenWidths(worker: InferenceWorker, hooks: string[]): Record<string, n
     const w = worker.info.widths[h];
     if (w === null || w === undefined || (info?.shape && info.shape.length !== 3)) {
       void worker.close();
-      throw new Error(`hook ${h} is not a per-token vector [batch, seq, width] (shape ${JSON.stringify(info?.shape ?? null)}); pick a residual, MLP or attention-output tensor`);
+      throw new ConfigError(`hook ${h} is not a per-token vector [batch, seq, width] (shape ${JSON.stringify(info?.shape ?? null)}); pick a residual, MLP or attention-output tensor`);
     }
     widths[h] = w;
   }

@@ -26,7 +26,8 @@ export async function loadTokenizer(file: string): Promise<TextTokenizer> {
   return {
     // No special tokens here: BOS placement is the packer's job, governed by the run config.
     encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids) => tok.decode(ids, { skip_special_tokens: false }),
+    // Exact text back: the library's default clean-up would turn ' .' into '.'.
+    decode: (ids) => tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }),
     tokenId: (t) => tok.token_to_id(t),
     vocabSize: maxId + 1,
   };
