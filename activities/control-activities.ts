@@ -1,4 +1,4 @@
-import { loadRunConfig, listShardFailures, pendingInPage, planRun, recordShardFailure } from '../core/harvest/run-plan.js';
+import { loadRunConfig, listShardFailures, pendingInPage, PLAN_PAGE_SIZE, planRun, recordShardFailure } from '../core/harvest/run-plan.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import type { HarvestCounters, HarvestResult, PendingPage, PlanInfo, RunRef, ShardFailure } from '../workflows/harvest-types.js';
@@ -11,9 +11,10 @@ export interface ControlActivityDeps {
 export function createControlActivities({ store }: ControlActivityDeps) {
   const layoutOf = (ref: RunRef): RunLayout => new RunLayout(ref.outputUri, ref.runId);
   return {
-    async planShards(ref: RunRef): Promise<PlanInfo> {
+    /** `maxPageSize` lowers the plan's page size (HarvestRunInput.shardsPerExecution) on a first plan. */
+    async planShards(ref: RunRef, maxPageSize?: number): Promise<PlanInfo> {
       const layout = layoutOf(ref);
-      return planRun(store, layout, await loadRunConfig(store, layout));
+      return planRun(store, layout, await loadRunConfig(store, layout), Math.min(PLAN_PAGE_SIZE, maxPageSize ?? PLAN_PAGE_SIZE));
     },
 
     async pendingShards(ref: RunRef, page: number): Promise<PendingPage> {

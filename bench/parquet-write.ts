@@ -3,7 +3,9 @@
 // rows alike. MiB/s always counts the fp32 activation payload (rows*width*4),
 // so an fp16 row that writes half the bytes still reports the same unit.
 //
-//   npx tsc -p . && node dist/bench/parquet-write.js [--rows 65536] [--width 512] [--repeats 3]
+//   npx tsc -p . && node --expose-gc dist/bench/parquet-write.js [--rows 65536] [--width 512] [--repeats 3]
+// (--expose-gc is optional: with it each case starts from a collected heap, so
+// one case's garbage is not billed to the next.)
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'

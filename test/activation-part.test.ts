@@ -80,6 +80,17 @@ test('label is optional and absent after reading when not written', async () => 
   assert.deepEqual(bitsOf(back.cols.values), bitsOf(cols.values))
 })
 
+test('the activation column can be Snappy-compressed (for sparse post-ReLU hooks)', async () => {
+  const cols = columnsFor(500, 32, 4)
+  cols.values.forEach((x, i) => { cols.values[i] = x > 2 ? x : 0 }) // mostly exact zeros, like post-ReLU
+  const plain = encodeActivationPart(metaFor({ width: 32 }), cols)
+  const snappy = encodeActivationPart(metaFor({ width: 32 }), cols, { activationCodec: 'SNAPPY' })
+  assert.ok(snappy.length < plain.length / 2, `snappy ${snappy.length} vs plain ${plain.length}`)
+  const back = await readActivationPart(snappy)
+  assert.deepEqual(bitsOf(back.cols.values), bitsOf(cols.values))
+  assert.throws(() => encodeActivationPart(metaFor({ width: 32 }), cols, { activationCodec: 'ZSTD' as never }), /activationCodec must be/)
+})
+
 test('an empty part round trips', async () => {
   const cols = columnsFor(0, 8)
   const back = await readActivationPart(encodeActivationPart(metaFor(), cols))

@@ -28,10 +28,11 @@ export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 
 /**
- * Shards dispatched by one execution before it continues as new. Each shard costs about six
- * history events, so this stays far below the 10,240-event warning whatever the run's size.
+ * Shards dispatched by one execution before it continues as new (unless the input's
+ * shardsPerExecution says otherwise). Each shard costs about six history events, so this stays
+ * far below the 10,240-event warning whatever the run's size.
  */
-const SHARDS_PER_EXECUTION = 1000;
+export const SHARDS_PER_EXECUTION = 1000;
 
 const control = proxyActivities<ControlActivities>({
   startToCloseTimeout: '10 minutes',
@@ -60,6 +61,10 @@ const harvestWith = (plan: PlanInfo) =>
  */
 export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult> {
   const ref = { runId: input.runId, outputUri: input.outputUri };
+  const perExecution = input.shardsPerExecution ?? SHARDS_PER_EXECUTION;
+  if (!Number.isInteger(perExecution) || perExecution < 1) {
+    throw ApplicationFailure.nonRetryable(`shardsPerExecution must be a positive integer, got ${perExecution}`, 'InvalidInput');
+  }
   const startedAt = input.carried?.startedAt ?? Date.now();
   let plan: PlanInfo | undefined = input.carried?.plan;
   let nextPage = input.carried?.nextPage ?? 0;
@@ -83,7 +88,7 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
 
   if (!plan) {
     try {
-      plan = await control.planShards(ref);
+      plan = await control.planShards(ref, input.shardsPerExecution);
     } catch (err) {
       throw ApplicationFailure.nonRetryable(`run ${ref.runId} could not be planned: ${causeMessage(err)}`, 'PlanFailed');
     }
@@ -120,10 +125,14 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
 
   let dispatched = 0;
   while (nextPage < plan.pageCount) {
-    if (dispatched >= SHARDS_PER_EXECUTION || workflowInfo().continueAsNewSuggested) {
+    if (dispatched >= perExecution || workflowInfo().continueAsNewSuggested) {
       await settle(() => running === 0);
       await condition(allHandlersFinished);
-      return continueAsNew<typeof harvestRun>({ ...ref, carried: { plan, nextPage, counters, paused, startedAt } });
+      return continueAsNew<typeof harvestRun>({
+        ...ref,
+        ...(input.shardsPerExecution !== undefined && { shardsPerExecution: input.shardsPerExecution }),
+        carried: { plan, nextPage, counters, paused, startedAt },
+      });
     }
     const page = await control.pendingShards(ref, nextPage);
     counters.done += page.alreadyDone;

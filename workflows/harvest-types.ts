@@ -51,6 +51,13 @@ export interface HarvestCounters {
 }
 
 export interface HarvestRunInput extends RunRef {
+  /**
+   * Shards one execution dispatches before it continues as new. Default 1000 (about 6,000 history
+   * events). The check runs between plan pages, so on a run's first execution this also caps the
+   * plan's page size (pages stay as planned on a resume). Kept across continue-as-new; lowered by
+   * tests to exercise chaining on a small corpus.
+   */
+  shardsPerExecution?: number;
   /** Carried across continue-as-new; absent on the first execution. */
   carried?: { plan: PlanInfo; nextPage: number; counters: HarvestCounters; paused: boolean; startedAt: number };
 }

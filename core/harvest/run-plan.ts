@@ -21,19 +21,20 @@ export async function loadRunConfig(store: ObjectStore, layout: RunLayout): Prom
 }
 
 /**
- * Lists the corpus once and writes the shard list to S3 in pages; the workflow only ever holds a
- * page number. Idempotent: an existing plan is reused, so resumed runs keep their shard numbers.
+ * Lists the corpus once and writes the shard list to S3 in pages of `pageSize`; the workflow only
+ * ever holds a page number. Idempotent: an existing plan (and its page size) is reused, so resumed
+ * runs keep their shard numbers.
  */
-export async function planRun(store: ObjectStore, layout: RunLayout, config: RunConfig): Promise<PlanInfo> {
+export async function planRun(store: ObjectStore, layout: RunLayout, config: RunConfig, pageSize = PLAN_PAGE_SIZE): Promise<PlanInfo> {
   let plan = await store.getJsonIfExists<StoredPlan>(layout.bucket, layout.planKey);
   if (!plan) {
     const shards = await listCorpusShards(config.corpus.path, store);
-    const pageCount = Math.ceil(shards.length / PLAN_PAGE_SIZE);
+    const pageCount = Math.ceil(shards.length / pageSize);
     for (let p = 0; p < pageCount; p++) {
-      const page: ShardTask[] = shards.slice(p * PLAN_PAGE_SIZE, (p + 1) * PLAN_PAGE_SIZE).map(({ index, uri }) => ({ index, uri }));
+      const page: ShardTask[] = shards.slice(p * pageSize, (p + 1) * pageSize).map(({ index, uri }) => ({ index, uri }));
       await store.putJson(layout.bucket, layout.planPageKey(p), page);
     }
-    plan = { shardCount: shards.length, pageSize: PLAN_PAGE_SIZE, pageCount };
+    plan = { shardCount: shards.length, pageSize, pageCount };
     // Written after the pages: a plan.json that exists always has all its pages.
     await store.putJson(layout.bucket, layout.planKey, plan);
   }

@@ -1,0 +1,312 @@
+// Shared helpers for the tests that run real harvests: a private local stack (Temporal dev server +
+// SeaweedFS S3), one workflow bundle per test file, in-process workers, config files and the demo
+// corpus in S3, and bounded condition polls. Not a test file itself (no `.test.` in its name).
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { Services } from '../cli/services.js';
+import type { RunConfigInput } from '../core/config/run-config.js';
+import { serviceSettingsFromEnv } from '../core/config/service-settings.js';
+import { generateDemoCorpus } from '../core/demo/corpus-generator.js';
+import type { Logger } from '../core/logging.js';
+import { createS3Client, ObjectStore } from '../core/storage/object-store.js';
+import { startTestStack, type LocalStackEndpoints, type TestStack } from '../infra/local-stack.js';
+import { connectClient } from '../workers/temporal-connection.js';
+import { createWorkerSet, workflowsPath, type WorkerRole } from '../workers/harvest-workers.js';
+import { installTemporalRuntime } from '../workers/runtime.js';
+
+/** The repository root (dist/test/ → ../..). */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const DEMO_MODEL = path.join(REPO_ROOT, 'assets/demo/model.onnx');
+export const DEMO_TOKENIZER = path.join(REPO_ROOT, 'assets/demo/tokenizer.json');
+export const THRESHER_CLI = path.join(REPO_ROOT, 'dist/cli/thresher.js');
+export const MLP_HOOK = 'blocks.0.mlp.hook_post';
+export const RESID_HOOK = 'blocks.0.hook_resid_post';
+export const HOOK_WIDTHS: Record<string, number> = { [MLP_HOOK]: 512, [RESID_HOOK]: 128 };
+/** Id of '<|endoftext|>' in the demo tokenizer. */
+export const DEMO_BOS_ID = 0;
+
+/** Logs only warnings and errors, so test output stays readable. */
+export const quietLog: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (msg, fields) => process.stderr.write(`${JSON.stringify({ level: 'warn', msg, ...fields })}\n`),
+  error: (msg, fields) => process.stderr.write(`${JSON.stringify({ level: 'error', msg, ...fields })}\n`),
+};
+
+export interface Harness {
+  dir: string;
+  stack: TestStack;
+  endpoints: LocalStackEndpoints;
+  bucket: string;
+  store: ObjectStore;
+  services: Services;
+  client: Client;
+  connection: NativeConnection;
+  bundle: WorkflowBundle;
+  /** Environment for a child `thresher worker` process pointed at this stack. */
+  childEnv(home: string): NodeJS.ProcessEnv;
+  /** Starts in-process workers; stopped by close() if the test does not stop them. */
+  startWorkers(roles: WorkerRole[], opts?: { harvestSlots?: number }): Promise<RunningWorkers>;
+  /** Terminates the given workflow at close() if it is still running (keeps after() quick on failure). */
+  track(handle: WorkflowHandle): void;
+  close(): Promise<void>;
+}
+
+export interface RunningWorkers {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private stack under a fresh temp dir, points the AWS SDK's default chain at it, bundles
+ * the workflows once and connects a client. Call close() in after(); if opening fails half way,
+ * what was started is stopped before the error is rethrown.
+ */
+export async function openHarness(name: string): Promise<Harness> {
+  installTemporalRuntime();
+  const dir = await mkdtemp(path.join(os.tmpdir(), `thresher-${name}-`));
+  let stack: TestStack | undefined;
+  let store: ObjectStore | undefined;
+  let client: Client | undefined;
+  let connection: NativeConnection | undefined;
+  const tracked: WorkflowHandle[] = [];
+  const running = new Set<RunningWorkers>();
+
+  // Each step runs even when an earlier one failed; the first error is rethrown at the end.
+  const close = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    const step = async (fn: () => Promise<unknown> | unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    // A still-running harvest would hold worker shutdown for its grace time: end it first.
+    for (const h of tracked) {
+      await step(async () => {
+        const d = await h.describe();
+        if (d.status.name === 'RUNNING') await h.terminate('test cleanup');
+      });
+    }
+    for (const w of [...running]) await step(() => w.stop());
+    await step(() => client?.connection.close());
+    await step(() => connection?.close());
+    await step(() => store?.client.destroy());
+    await step(() => stack?.stop());
+    await step(() => rm(dir, { recursive: true, force: true }));
+    if (errors.length) throw errors[0];
+  };
+
+  try {
+    stack = await startTestStack(path.join(dir, 'stack'));
+    const endpoints = stack.endpoints;
+    process.env.AWS_ACCESS_KEY_ID = endpoints.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = endpoints.secretAccessKey;
+    const s3 = new ObjectStore(createS3Client({ endpoint: endpoints.s3Endpoint, region: endpoints.s3Region, forcePathStyle: true, maxAttempts: 3 }));
+    store = s3;
+    const home = path.join(dir, 'home');
+    const settings = serviceSettingsFromEnv({
+      THRESHER_HOME: home,
+      TEMPORAL_ADDRESS: endpoints.temporalAddress,
+      TEMPORAL_NAMESPACE: endpoints.namespace,
+      THRESHER_S3_ENDPOINT: endpoints.s3Endpoint,
+      AWS_REGION: endpoints.s3Region,
+    });
+    const services: Services = {
+      settings: { ...settings, temporal: { ...settings.temporal, address: endpoints.temporalAddress } },
+      store: s3,
+      defaultOutput: `s3://${endpoints.bucket}/runs`,
+    };
+    const c = await connectClient(services.settings.temporal);
+    client = c;
+    const conn = await NativeConnection.connect({ address: endpoints.temporalAddress });
+    connection = conn;
+    const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') });
+
+    return {
+      dir,
+      stack,
+      endpoints,
+      bucket: endpoints.bucket,
+      store: s3,
+      services,
+      client: c,
+      connection: conn,
+      bundle,
+      childEnv: (childHome) => ({
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TEMPORAL_ADDRESS: endpoints.temporalAddress,
+        TEMPORAL_NAMESPACE: endpoints.namespace,
+        THRESHER_S3_ENDPOINT: endpoints.s3Endpoint,
+        AWS_ACCESS_KEY_ID: endpoints.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: endpoints.secretAccessKey,
+        AWS_REGION: endpoints.s3Region,
+        THRESHER_HOME: childHome,
+        THRESHER_LOG_LEVEL: 'warn',
+      }),
+      async startWorkers(roles, opts = {}) {
+        const set = await createWorkerSet({
+          connection: conn,
+          namespace: endpoints.namespace,
+          store: s3,
+          roles,
+          cacheDir: path.join(home, 'cache'),
+          harvestSlots: opts.harvestSlots ?? 2,
+          workflowBundle: bundle,
+        });
+        let failure: unknown;
+        const done = set.run().catch((err) => void (failure = err));
+        const handle: RunningWorkers = {
+          async stop() {
+            if (!running.delete(handle)) return;
+            set.shutdown();
+            await done;
+            if (failure) throw failure;
+          },
+        };
+        running.add(handle);
+        return handle;
+      },
+      track: (h) => void tracked.push(h),
+      close,
+    };
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Writes a run config as JSON under `dir` and returns its path. */
+export async function writeConfig(dir: string, name: string, config: RunConfigInput | Record<string, unknown>): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+/** A run config over the demo model and tokenizer; `over` replaces top-level fields. */
+export function demoConfig(runId: string, corpusUri: string, outputUri: string, over: Partial<RunConfigInput> = {}): RunConfigInput {
+  return {
+    runId,
+    model: { path: DEMO_MODEL },
+    tokenizer: { path: DEMO_TOKENIZER },
+    hooks: [MLP_HOOK, RESID_HOOK],
+    corpus: { path: corpusUri, labelField: 'genre' },
+    contextLength: 64,
+    batchSize: 16,
+    dtype: 'fp32',
+    output: { path: outputUri, partMiB: 0.5 },
+    concurrency: 4,
+    ...over,
+  };
+}
+
+export interface UploadedCorpus {
+  uri: string;
+  /** S3 keys in shard order (the order the plan numbers them). */
+  keys: string[];
+  /** Local copies, same order. */
+  files: string[];
+}
+
+/**
+ * Generates demo shards locally and uploads them under `s3://bucket/prefix/`. `gzipEvery` n>0
+ * gzips every n-th shard (those whose number % n === n - 1). Names sort in shard order.
+ */
+export async function uploadDemoCorpus(
+  h: Harness,
+  prefix: string,
+  opts: { shards: number; docsPerShard: number; seed?: number; gzipEvery?: number },
+): Promise<UploadedCorpus> {
+  const local = path.join(h.dir, 'corpora', prefix);
+  const keys: string[] = [];
+  const files: string[] = [];
+  for (let s = 0; s < opts.shards; s++) {
+    const gzip = opts.gzipEvery ? s % opts.gzipEvery === opts.gzipEvery - 1 : false;
+    // One shard per call, with startIndex folded into the seed stream by shard: every shard differs.
+    const out = await generateDemoCorpus({ outDir: path.join(local, String(s)), shards: 1, docsPerShard: opts.docsPerShard, seed: (opts.seed ?? 1) * 1000 + s, gzip });
+    const file = out.files[0];
+    const key = `${prefix}/shard-${String(s).padStart(4, '0')}.jsonl${gzip ? '.gz' : ''}`;
+    await h.store.put(h.bucket, key, await readFile(file));
+    keys.push(key);
+    files.push(file);
+  }
+  return { uri: `s3://${h.bucket}/${prefix}`, keys, files };
+}
+
+/** LastModified (ms) of every object under a prefix. */
+export async function lastModifiedUnder(store: ObjectStore, bucket: string, prefix: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  let token: string | undefined;
+  do {
+    const page = await store.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) out.set(o.Key!, o.LastModified!.getTime());
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+/** Every key in the bucket (for "nothing was written" checks). */
+export async function allKeys(store: ObjectStore, bucket: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of store.list(bucket, '')) keys.push(o.key);
+  return keys.sort();
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`
+ * with a message naming what was awaited and the last thing seen.
+ */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v as T;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A promise's value, or an error naming `what` after `ms`. */
+export async function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** IEEE half → number, written here so fp16 checks do not lean on the code under test. */
+export function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
