@@ -128,7 +128,7 @@ async function runCommand(action: string, target: string, flags: { json: boolean
         return;
       }
       case 'status':
-        return flags.watch ? watch(services, client, target, flags.json) : printStatus(services, client, target, flags.json);
+        return await (flags.watch ? watch(services, client, target, flags.json) : printStatus(services, client, target, flags.json));
       case 'pause':
       case 'unpause':
         await runRef(client, target);

@@ -6,7 +6,14 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
-import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import {
   findFreePortBlock,
   isPortOpen,
@@ -424,11 +431,28 @@ async function ensureNamespace(r: Resolved): Promise<void> {
 async function ensureBucket(r: Resolved): Promise<void> {
   const s3 = s3ClientFor(r);
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: r.bucket }));
-    log('info', 'bucket created', { bucket: r.bucket });
-  } catch (err) {
-    const name = (err as Error).name;
-    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: r.bucket }));
+      log('info', 'bucket created', { bucket: r.bucket });
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+    }
+    // ListBuckets only needs the filer. Until the volume server has registered with the master
+    // (after a restart this sometimes takes ~4.5 s) reads of existing objects fail with
+    // InternalError, so "ready" means an object can be written and read back. A successful write
+    // implies registration, and registration reports every volume on disk at once.
+    const Key = `.thresher-local-stack/ready-probe-${process.pid}-${Date.now()}`;
+    await waitUntil({
+      what: `S3 on ${HOST}:${r.s3Port} storing objects (see ${path.join(r.dataDir, 'seaweed.log')})`,
+      timeoutMs: r.readyTimeoutMs,
+      probe: async () => {
+        await s3.send(new PutObjectCommand({ Bucket: r.bucket, Key, Body: 'ok' }));
+        const got = await s3.send(new GetObjectCommand({ Bucket: r.bucket, Key }));
+        return (await got.Body!.transformToString()) === 'ok';
+      },
+    });
+    await s3.send(new DeleteObjectCommand({ Bucket: r.bucket, Key }));
   } finally {
     s3.destroy();
   }

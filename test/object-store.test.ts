@@ -4,6 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { resolveArtifact } from '../core/storage/artifact-cache.js';
 import { createS3Client, ObjectStore, sha256Hex } from '../core/storage/object-store.js';
 import { startTestStack, type TestStack } from '../infra/local-stack.js';
 
@@ -90,5 +92,29 @@ describe('ObjectStore against a real S3 gateway', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('fetches a model from S3 once into the cache and checks its hash', async () => {
+    const store = new ObjectStore(createS3Client({ endpoint: stack.endpoints.s3Endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 3 }));
+    const bytes = new TextEncoder().encode('pretend this is an onnx model');
+    const uri = `s3://${stack.endpoints.bucket}/models/m.onnx`;
+    await store.put(stack.endpoints.bucket, 'models/m.onnx', bytes);
+    const cache = path.join(dir, 'cache');
+    const first = await resolveArtifact(uri, 'model', store, cache, sha256Hex(bytes));
+    assert.equal(first.sha256, sha256Hex(bytes));
+    assert.deepEqual(new Uint8Array(await readFile(first.path)), bytes);
+    const mtime = (await stat(first.path)).mtimeMs;
+    const again = await resolveArtifact(uri, 'model', store, cache);
+    assert.equal(again.path, first.path);
+    assert.equal((await stat(again.path)).mtimeMs, mtime, 'a cached artifact is not downloaded again');
+    await assert.rejects(resolveArtifact(uri, 'model', store, cache, '0'.repeat(64)), /model s3:\/\/.*m\.onnx has sha256 [0-9a-f]{64}, but the config expects 0{64}/);
+    await assert.rejects(resolveArtifact(`s3://${stack.endpoints.bucket}/models/none.onnx`, 'model', store, cache), /model s3:\/\/.*none\.onnx does not exist/);
+    // A replaced object is fetched again (its size and sha256 metadata changed).
+    const v2 = new TextEncoder().encode('a retrained model, longer than before');
+    await store.put(stack.endpoints.bucket, 'models/m.onnx', v2);
+    assert.equal((await resolveArtifact(uri, 'model', store, cache)).sha256, sha256Hex(v2));
+    const localFile = path.join(dir, 'local.onnx');
+    await writeFile(localFile, bytes);
+    assert.equal((await resolveArtifact(localFile, 'model', store, cache)).path, localFile);
   });
 });
