@@ -9,9 +9,10 @@ export interface EncodeActivationOptions {
   /**
    * Codec of the activation column. Default 'UNCOMPRESSED': dense float
    * vectors do not compress (Snappy 0%), and Snappy costs time for nothing.
-   * Post-ReLU hooks with many exact zeros do compress (half zeros: ~34% smaller)
-   * but the JavaScript Snappy then runs at only ~25–70 MiB/s; choose 'SNAPPY'
-   * for such hooks only if storage matters more than harvest throughput.
+   * Post-ReLU hooks with many exact zeros do compress (measured: half zeros
+   * ~34% smaller, 90% zeros ~82% smaller) but the JavaScript Snappy then runs
+   * at only ~25–70 MiB/s; choose 'SNAPPY' for such hooks when storage and
+   * read bandwidth matter more than harvest throughput.
    */
   activationCodec?: 'UNCOMPRESSED' | 'SNAPPY'
   /** Rows per row group. Default: about ROW_GROUP_TARGET_BYTES of vectors, a multiple of 1024 rows. */
