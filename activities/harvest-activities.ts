@@ -33,8 +33,9 @@ export function createHarvestActivities({ store, resources, onProgress }: Harves
       const previous = ctx.info.heartbeatDetails as HarvestHeartbeat | undefined;
       let committedParts = previous?.committedParts ?? 0;
       const beat = (): void => ctx.heartbeat({ committedParts } satisfies HarvestHeartbeat);
-      // Opening a model can take a while the first time; keep the server told we are alive.
-      const keepAlive = setInterval(beat, 5_000);
+      // Opening a model can take a while the first time; keep the server told we are alive. Well
+      // inside the heartbeat timeout (as short as 5 s): beating only every 5 s loses that race.
+      const keepAlive = setInterval(beat, Math.min(5_000, (ctx.info.heartbeatTimeoutMs ?? 60_000) / 3));
       beat();
       try {
         const config = await loadRunConfig(store, layout);

@@ -229,7 +229,7 @@ export async function uploadDemoCorpus(
   const files: string[] = [];
   for (let s = 0; s < opts.shards; s++) {
     const gzip = opts.gzipEvery ? s % opts.gzipEvery === opts.gzipEvery - 1 : false;
-    // One shard per call, with startIndex folded into the seed stream by shard: every shard differs.
+    // Each shard is the first documents of its own seed's stream, so every shard differs.
     const out = await generateDemoCorpus({ outDir: path.join(local, String(s)), shards: 1, docsPerShard: opts.docsPerShard, seed: (opts.seed ?? 1) * 1000 + s, gzip });
     const file = out.files[0];
     const key = `${prefix}/shard-${String(s).padStart(4, '0')}.jsonl${gzip ? '.gz' : ''}`;
@@ -259,9 +259,15 @@ export async function allKeys(store: ObjectStore, bucket: string): Promise<strin
   return keys.sort();
 }
 
+/** Thrown by a waitFor probe to stop waiting at once (e.g. the process being watched died). */
+export class StopWaiting extends Error {
+  override name = 'StopWaiting';
+}
+
 /**
  * Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`
- * with a message naming what was awaited and the last thing seen.
+ * with a message naming what was awaited and the last error seen. Errors from the probe count as
+ * "not yet", except StopWaiting, which ends the wait with that error.
  */
 export async function waitFor<T>(
   what: string,
@@ -277,6 +283,7 @@ export async function waitFor<T>(
       if (v !== undefined && v !== false) return v as T;
       lastError = undefined;
     } catch (err) {
+      if (err instanceof StopWaiting) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {
