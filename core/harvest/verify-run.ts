@@ -46,9 +46,13 @@ export async function verifyRun(
       onShard?.(++checked, plan.shardCount);
     });
   }
+  // Parts of a shard without a manifest are an unfinished attempt (that shard is reported
+  // missing, and `run resume` completes it); anywhere else an unlisted part is a problem.
+  const missing = new Set(report.missingShards);
   for (const hook of await hooksOnRecord(store, layout)) {
     for await (const o of store.list(layout.bucket, layout.activationPrefix(hook))) {
-      if (!listed.has(o.key)) report.problems.push(`orphan part ${o.key}: no manifest lists it`);
+      const shard = Number(/shard-(\d+)\//.exec(o.key)?.[1]);
+      if (!listed.has(o.key) && !missing.has(shard)) report.problems.push(`orphan part ${o.key}: no manifest lists it`);
     }
   }
   report.missingShards.sort((a, b) => a - b);

@@ -45,8 +45,11 @@ export class RunLayout {
   activationPrefix(hook: string): string {
     return `${this.root}/activations/${hookSegment(hook)}/`;
   }
+  shardPartPrefix(hook: string, shard: number): string {
+    return `${this.activationPrefix(hook)}shard-${pad(shard, 6)}/`;
+  }
   partKey(hook: string, shard: number, part: number): string {
-    return `${this.activationPrefix(hook)}shard-${pad(shard, 6)}/part-${pad(part, 5)}.parquet`;
+    return `${this.shardPartPrefix(hook, shard)}part-${pad(part, 5)}.parquet`;
   }
 }
 
