@@ -2,7 +2,9 @@
 // SeaweedFS `weed mini` S3 gateway, both on loopback, both detached so they outlive the CLI
 // that started them. Pids, logs and data live under one dataDir.
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
@@ -177,6 +179,8 @@ interface ServiceDef {
   probe(): Promise<boolean>;
   /** The probe failed because the service rejects our credentials. */
   isAuthError(err: unknown): boolean;
+  /** Removes litter the process leaves outside dataDir once it has exited. */
+  cleanup(): Promise<void>;
 }
 
 function temporalService(r: Resolved): ServiceDef {
@@ -209,6 +213,7 @@ function temporalService(r: Resolved): ServiceDef {
       return true;
     },
     isAuthError: () => false,
+    cleanup: async () => {},
   };
 }
 
@@ -223,7 +228,7 @@ function seaweedService(r: Resolved): ServiceDef {
     pidFile: path.join(r.dataDir, 'seaweed.pid'),
     logFile: path.join(r.dataDir, 'seaweed.log'),
     cmdlineMarker: `-dir=${seaweedDir}\0`,
-    // `mini` runs master, volume, filer and S3 in one process and stops in ~4 s; `weed server
+    // `mini` runs master, volume, filer and S3 in one process and stops in 2-4 s; `weed server
     // -s3` needs ~17 s because its filer waits 15 s for the S3 gateway's metadata stream.
     args: () => [
       'mini',
@@ -270,7 +275,40 @@ function seaweedService(r: Resolved): ServiceDef {
       }
     },
     isAuthError: (err) => ['InvalidAccessKeyId', 'SignatureDoesNotMatch'].includes((err as Error)?.name),
+    cleanup: () => removeSeaweedSockets(r),
   };
+}
+
+// weed binds Unix sockets named /tmp/seaweedfs-<component>-<port>.sock next to its TCP ports and
+// leaves some behind on exit; test stacks pick fresh ports every run, so they would pile up.
+// Only sockets nobody listens on go: weed may have moved a busy port, leaving the name to another.
+async function removeSeaweedSockets(r: Resolved): Promise<void> {
+  const ours = new Set([r.s3Port, SEAWEED_ADMIN_OFFSET + r.seaweedPortBase + SEAWEED_GRPC_OFFSET]);
+  for (let i = 0; i < SEAWEED_INTERNAL_PORTS; i++) ours.add(r.seaweedPortBase + i);
+  const dir = os.tmpdir();
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => {
+        const m = /^seaweedfs-[a-z0-9-]+-(\d+)\.sock$/.exec(name);
+        return m !== null && ours.has(Number(m[1]));
+      })
+      .map(async (name) => {
+        const file = path.join(dir, name);
+        if (await isStaleSocket(file)) await removeFile(file);
+      }),
+  );
+}
+
+function isStaleSocket(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ path: file });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
 }
 
 function s3ClientFor(r: Resolved): S3Client {
@@ -280,7 +318,8 @@ function s3ClientFor(r: Resolved): S3Client {
     forcePathStyle: true,
     credentials: { accessKeyId: r.accessKeyId, secretAccessKey: r.secretAccessKey },
     maxAttempts: 1, // the readiness loop does the retrying
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+    // Without throwOnRequestTimeout the SDK only warns and a stalled request stalls readiness.
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
   });
 }
 
@@ -303,21 +342,30 @@ export async function devUp(opts: LocalStackOptions): Promise<LocalStackEndpoint
   await mkdir(r.dataDir, { recursive: true });
   const services = servicesOf(r);
   const results = await Promise.allSettled(services.map((svc) => ensureRunning(svc, r)));
-  const failures = results.flatMap((res) => (res.status === 'rejected' ? [(res.reason as Error).message] : []));
-  if (failures.length > 0) {
-    // Leave nothing half-up: stop what this call started, keep what it merely reused.
+  const started = services.flatMap((svc, i) => {
+    const res = results[i];
+    return res.status === 'fulfilled' && !res.value.reused && res.value.pid !== null ? [{ svc, pid: res.value.pid }] : [];
+  });
+  // Leave nothing half-up: on any failure stop what this call started, keep what it merely reused.
+  const abandon = async (message: string): Promise<never> => {
     await Promise.all(
-      services.map(async (svc, i) => {
-        const res = results[i];
-        if (res.status !== 'fulfilled' || res.value.reused || res.value.pid === null) return;
-        log('info', 'stopping service because the rest of the stack failed', { service: svc.name, pid: res.value.pid });
-        await stopProcess(res.value.pid, r.stopGraceMs);
+      started.map(async ({ svc, pid }) => {
+        log('info', 'stopping service because the rest of the stack failed', { service: svc.name, pid });
+        await stopProcess(pid, r.stopGraceMs);
         await removeFile(svc.pidFile);
+        await svc.cleanup();
       }),
     );
-    throw new Error(`local stack did not come up:\n${failures.join('\n')}`);
+    throw new Error(`local stack did not come up:\n${message}`);
+  };
+  const failures = results.flatMap((res) => (res.status === 'rejected' ? [(res.reason as Error).message] : []));
+  if (failures.length > 0) return abandon(failures.join('\n'));
+  try {
+    await Promise.all([ensureNamespace(r), ensureBucket(r)]);
+  } catch (err) {
+    return abandon((err as Error).message);
   }
-  await Promise.all([ensureNamespace(r), ensureBucket(r)]);
+
   const [t, s] = results.map((res) => (res as PromiseFulfilledResult<UpResult>).value);
   const endpoints = endpointsOf(r);
   log('info', 'local stack up', {
@@ -370,6 +418,7 @@ async function ensureRunning(svc: ServiceDef, r: Resolved): Promise<UpResult> {
     // A half-started service would block the port for the next attempt; take it down.
     await stopProcess(child.pid, 2_000);
     await removeFile(svc.pidFile);
+    await svc.cleanup();
     const tail = await tailFile(svc.logFile);
     throw new Error(`${(err as Error).message}\nSee ${svc.logFile}${tail ? `; last lines:\n${tail}` : ''}`);
   }
@@ -466,6 +515,7 @@ export async function devDown(opts: LocalStackOptions): Promise<Record<ServiceNa
       const pid = await readLivePid(svc.pidFile, svc.cmdlineMarker);
       const outcome = pid === null ? 'not-running' : await stopProcess(pid, r.stopGraceMs);
       await removeFile(svc.pidFile);
+      if (pid !== null) await svc.cleanup();
       if (pid !== null) log(outcome === 'killed' ? 'warn' : 'info', 'service stopped', { service: svc.name, pid, outcome });
       return [svc.name, outcome] as const;
     }),

@@ -21,16 +21,19 @@ export function isPidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  return !isZombie(pid);
+  return !isFullyExitedZombie(pid);
 }
 
 // A detached server outlives its parent and is re-parented to pid 1, which in some containers
 // never reaps children: the exited server then lingers as a zombie that kill(pid, 0) still sees.
-function isZombie(pid: number): boolean {
+// While a multi-threaded process is exiting, its leader already shows Z with other threads still
+// holding ports and files, so only a zombie with a single thread left counts as gone.
+function isFullyExitedZombie(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Format: "pid (comm) state ..."; comm may contain spaces or parentheses, so split at the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const state = /^State:\s+(\S)/m.exec(status)?.[1];
+    const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? '1');
+    return state === 'Z' && threads <= 1;
   } catch {
     return false; // no procfs (macOS) or the process just vanished; kill() already said it existed
   }
