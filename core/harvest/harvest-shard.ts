@@ -40,10 +40,14 @@ const BYTES_PER_VALUE = { fp32: 4, fp16: 2 } as const;
 
 /** Contexts per part, from the configured part size; a pure function of config and model. */
 export function contextsPerPart(config: RunConfig, widths: Record<string, number>): number {
-  const bosSkips = config.tokenizer.bos === 'context' ? 1 : 0;
-  const rowsPerContext = config.positionsPerContext ?? config.contextLength - bosSkips;
   const rowBytes = Object.values(widths).reduce((a, w) => a + w, 0) * BYTES_PER_VALUE[config.dtype] + 24;
-  return Math.max(1, Math.floor((config.output.partMiB * 1024 * 1024) / (rowsPerContext * rowBytes)));
+  return Math.max(1, Math.floor((config.output.partMiB * 1024 * 1024) / (rowsPerContext(config) * rowBytes)));
+}
+
+/** Rows a full-length context contributes (sampled positions, never the context's BOS). */
+function rowsPerContext(config: RunConfig): number {
+  const bosSkips = config.tokenizer.bos === 'context' ? 1 : 0;
+  return config.positionsPerContext ?? config.contextLength - bosSkips;
 }
 
 /**
@@ -55,6 +59,10 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
   const { config, layout, shard, signal } = opts;
   const hooks = config.hooks;
   const perPart = contextsPerPart(config, deps.model.widths);
+  // A part's rows are known up front; sizing the builder once avoids regrowing (and copying)
+  // its buffers on every doubling. Pages are only touched as rows arrive, so a short part costs
+  // no more memory than before.
+  const rowsPerPart = perPart * rowsPerContext(config);
   const bosId = config.tokenizer.bos === 'none' ? undefined : deps.tokenizer.tokenId(config.tokenizer.bosToken!);
   const packer = new ContextPacker(config.contextLength, config.tokenizer.bos, bosId);
   const skipFirst = config.tokenizer.bos === 'context';
@@ -99,7 +107,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
         await commitPart(builder);
         builder = undefined;
       }
-      builder ??= new PartBuilder(part, deps.model.widths, withLabels);
+      builder ??= new PartBuilder(part, deps.model.widths, withLabels, rowsPerPart);
       const positions = positionsOf(ctx);
       builder.add(ctx, row, positions, out, (d) => labels.get(d));
       rows += positions.length;
@@ -163,6 +171,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     parts.push(...(await committedPartRecords(opts, deps.store, part, partRows)));
   }
   parts.sort((a, b) => a.part - b.part || a.hook.localeCompare(b.hook));
+  await deleteStaleParts(opts, deps.store, new Set(parts.map((p) => p.key)));
 
   const manifest: ShardManifest = {
     format: MANIFEST_FORMAT,
@@ -205,4 +214,17 @@ async function committedPartRecords(opts: HarvestShardOptions, store: ObjectStor
     records.push({ part, hook, key, rows, bytes: head.size, sha256: head.metadata.sha256 });
   }
   return records;
+}
+
+/**
+ * Removes parts an earlier attempt wrote beyond this attempt's last part (possible only when the
+ * shard's input changed between attempts), so that everything under the shard's prefix is listed
+ * by the manifest about to be written.
+ */
+async function deleteStaleParts(opts: HarvestShardOptions, store: ObjectStore, current: Set<string>): Promise<void> {
+  for (const hook of opts.config.hooks) {
+    for await (const o of store.list(opts.layout.bucket, opts.layout.shardPartPrefix(hook, opts.shard.index), opts.signal)) {
+      if (!current.has(o.key)) await store.delete(opts.layout.bucket, o.key);
+    }
+  }
 }

@@ -16,7 +16,7 @@ import {
   type InferenceWorkerOptions,
   type ToThread,
 } from './inference-protocol.js';
-import { decodeModel, exposeHooks, modelSha256, resolveHooks, type HookInfo } from './onnx-graph.js';
+import { decodeModel, extractHooks, modelSha256, resolveHooks, type HookInfo } from './onnx-graph.js';
 import type { Dim } from './onnx-types.js';
 
 // onnxruntime-node can hand these back; bfloat16 outputs it cannot represent at all.
@@ -43,7 +43,7 @@ async function open(): Promise<InferenceInfo> {
   }
   plan = planInputs(proto.graph!, options.inputName ?? 'input_ids');
   hookNames = hooks.map((h) => h.name);
-  const exposed = exposeHooks(proto, hookNames);
+  const exposed = extractHooks(proto, hookNames);
   const sha = modelSha256(bytes);
 
   try {
