@@ -12,7 +12,7 @@
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { SeededRandom } from '../core/demo/seeded-random.js';
+import { SeededRandom } from '../core/random/seeded-random.js';
 import { OnnxGraphWriter } from '../core/sae/onnx-graph-writer.js';
 import type { SaeArch } from '../core/sae/sae-config.js';
 import { createSaeTrainer } from '../core/sae/sae-trainer.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SeededRandom } from '../core/demo/seeded-random.js';
+import { SeededRandom } from '../core/random/seeded-random.js';
 import { encodeActivationPart } from '../core/parquet/activation-part.js';
 import { createS3Client, ObjectStore } from '../core/storage/object-store.js';
 import { activationBatches, normalisingScale, type PartRef } from '../core/training/activation-stream.js';

@@ -2,7 +2,7 @@
 // loss, computed with float64 weights so the check itself is not limited by float32 rounding.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SeededRandom } from '../core/demo/seeded-random.js';
+import { SeededRandom } from '../core/random/seeded-random.js';
 import { referenceGradients } from '../core/sae/reference-backward.js';
 import { referenceLoss, type SaeLossConfig, type SaeParamsView } from '../core/sae/reference-forward.js';
 import { SAE_PARAM_NAMES } from '../core/sae/sae-weights.js';

@@ -2,7 +2,7 @@
 // are given inputs the model reconstructs badly, and fire on those inputs afterwards.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SeededRandom } from '../core/demo/seeded-random.js';
+import { SeededRandom } from '../core/random/seeded-random.js';
 import { zeroAdamState } from '../core/sae/adam-state.js';
 import { RESAMPLE_ENCODER_NORM_FACTOR, resampleDeadFeatures } from '../core/sae/dead-resampling.js';
 import { referenceForward } from '../core/sae/reference-forward.js';

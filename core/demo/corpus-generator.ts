@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DEMO_GENRES, DEMO_MAX_CHARS, DEMO_MIN_CHARS, GENRE_GENERATORS, type DemoGenre } from './genre-generators.js';
-import { SeededRandom } from './seeded-random.js';
+import { SeededRandom } from '../random/seeded-random.js';
 
 export { DEMO_GENRES, DEMO_MAX_CHARS, DEMO_MIN_CHARS, type DemoGenre };
 

@@ -4,7 +4,7 @@
  * sparse autoencoder trained on the demo model has obvious features to find.
  */
 
-import type { SeededRandom } from './seeded-random.js';
+import type { SeededRandom } from '../random/seeded-random.js';
 import {
   CODE_FUNCTION_NAMES, CODE_IDENTIFIERS, CODE_TYPES, ENGLISH_ADJECTIVES, ENGLISH_ADVERBS,
   ENGLISH_CONNECTIVES, ENGLISH_NAMES, ENGLISH_NOUNS, ENGLISH_PREPOSITIONS, ENGLISH_VERBS_PAST,

@@ -15,7 +15,7 @@ import {
 import {
   constantNode, floatTensor, int64Tensor, node, tensorValueInfo, TensorProto_DataType, type Dim,
 } from './onnx-proto-builder.js';
-import { SeededRandom } from './seeded-random.js';
+import { SeededRandom } from '../random/seeded-random.js';
 
 export interface DemoTransformerConfig {
   vocabSize: number;

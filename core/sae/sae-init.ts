@@ -1,7 +1,7 @@
 // Initial weights: Kaiming-uniform, untied encoder and decoder (the 2023 paper), or the encoder as
 // the decoder's transpose for TopK (OpenAI 2024: it greatly reduces dead latents). Decoder rows
 // (the paper's decoder columns) start at unit norm because the training constraint assumes it.
-import { SeededRandom } from '../demo/seeded-random.js';
+import { SeededRandom } from '../random/seeded-random.js';
 import { geometricMedian } from './geometric-median.js';
 import type { SaeArch } from './sae-config.js';
 import { normaliseDecoderRows } from './decoder-norm.js';

@@ -9,7 +9,7 @@
 //   if (step % 25_000 === 0) await trainer.resample({ inputs: sample }); // paper schedule
 //   await writeSaeDictionary(dir, trainer.weights(), trainer.config);   // sae-dictionary-files.ts
 //   await trainer.close();
-import { SeededRandom } from '../demo/seeded-random.js';
+import { SeededRandom } from '../random/seeded-random.js';
 import { cloneAdamState, zeroAdamState, type AdamState } from './adam-state.js';
 import { resampleDeadFeatures } from './dead-resampling.js';
 import { geometricMedian } from './geometric-median.js';

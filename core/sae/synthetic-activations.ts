@@ -1,7 +1,7 @@
 // Synthetic "activations" with known structure — each vector a sparse non-negative mix of fixed
 // random unit directions plus an offset — for tests and demos of SAE training, where real
 // harvested activations are not at hand. Deterministic for a given seed.
-import { SeededRandom } from '../demo/seeded-random.js';
+import { SeededRandom } from '../random/seeded-random.js';
 
 export interface SyntheticActivationOptions {
   dIn: number;

@@ -1,3 +1,5 @@
+import { SeededRandom } from '../random/seeded-random.js';
+
 /**
  * Chooses which positions of a context are kept (the paper kept 250 random positions per
  * context). The choice depends only on (seed, shard, context), never on attempt or worker, so a
@@ -16,30 +18,13 @@ export function samplePositions(
   const all = new Int32Array(eligible);
   for (let i = 0; i < eligible; i++) all[i] = i + first;
   if (keep === undefined || keep >= eligible) return all;
-  const rand = mulberry32(mix(mix(mix(0x9e3779b9, seed), shard), context));
+  const rng = SeededRandom.derived(seed, shard, context);
   // Partial Fisher–Yates: the first `keep` slots become a uniform sample without replacement.
   for (let i = 0; i < keep; i++) {
-    const j = i + Math.floor(rand() * (eligible - i));
+    const j = rng.int(i, eligible);
     const t = all[i];
     all[i] = all[j];
     all[j] = t;
   }
   return all.slice(0, keep).sort();
-}
-
-function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-function mulberry32(a: number): () => number {
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,4 +1,4 @@
-import { SeededRandom } from '../demo/seeded-random.js';
+import { SeededRandom } from '../random/seeded-random.js';
 import type { ShardManifest } from '../harvest/shard-manifest.js';
 import { readActivationPart } from '../parquet/activation-part.js';
 import type { ObjectStore } from '../storage/object-store.js';

@@ -1,4 +1,4 @@
-import type { SeededRandom } from '../demo/seeded-random.js';
+import type { SeededRandom } from '../random/seeded-random.js';
 
 /**
  * A fixed-capacity pool of activation rows from which batches are drawn uniformly at random and

@@ -1,5 +1,5 @@
 /**
- * Small deterministic PRNG for demo data and weights.
+ * Small deterministic PRNG: demo data and weights, SAE init, data shuffling, position sampling.
  *
  * sfc32 seeded through splitmix32: fast, statistically decent, and — unlike Math.random —
  * identical on every platform, which is what makes the demo assets byte-reproducible.
