@@ -7,6 +7,7 @@ import { harvestShard } from '../core/harvest/harvest-shard.js';
 import { countsOf, type ShardCounts } from '../core/harvest/shard-manifest.js';
 import { loadRunConfig } from '../core/harvest/run-plan.js';
 import type { RunResources } from '../core/harvest/run-resources.js';
+import type { HarvestMetrics, ShardOutcome } from '../core/metrics/harvest-metrics.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import type { RunRef, ShardTask } from '../workflows/harvest-types.js';
@@ -17,6 +18,8 @@ export interface HarvestActivityDeps {
   resources: RunResources;
   /** Called on every committed part and batch, for metrics. */
   onProgress?: (event: { runId: string; tokens: number; rows: number }) => void;
+  /** Prometheus recorder for shard outcomes, batches and part writes; none means no metrics. */
+  metrics?: HarvestMetrics;
 }
 
 /** Heartbeat details: how far a shard got, so a retry resumes after its last committed part. */
@@ -25,7 +28,7 @@ interface HarvestHeartbeat {
 }
 
 /** The harvest activity, run by harvest workers (GPU or CPU) on the harvest queue. */
-export function createHarvestActivities({ store, resources, onProgress }: HarvestActivityDeps) {
+export function createHarvestActivities({ store, resources, onProgress, metrics }: HarvestActivityDeps) {
   return {
     async harvestShard(ref: RunRef, shard: ShardTask): Promise<ShardCounts> {
       const ctx = Context.current();
@@ -37,6 +40,8 @@ export function createHarvestActivities({ store, resources, onProgress }: Harves
       // inside the heartbeat timeout (as short as 5 s): beating only every 5 s loses that race.
       const keepAlive = setInterval(beat, Math.min(5_000, (ctx.info.heartbeatTimeoutMs ?? 60_000) / 3));
       beat();
+      const m = metrics?.startShard(ref.runId, ctx.info.attempt);
+      let outcome: ShardOutcome = 'retrying';
       try {
         const config = await loadRunConfig(store, layout);
         const { model, modelSha256, tokenizer } = await resources.forRun(config);
@@ -59,24 +64,36 @@ export function createHarvestActivities({ store, resources, onProgress }: Harves
               lastRows = rows;
               beat();
             },
+            onInference: m && ((e) => m.inference(e)),
+            onPartWritten: m && ((e) => m.partWritten(e)),
           },
           { store, model, modelSha256, tokenizer },
         );
         // A shard that failed before and is now complete is no longer a failure.
         await store.delete(layout.bucket, layout.failureKey(shard.index));
         ctx.log.info('shard harvested', { runId: ref.runId, shard: shard.index, rows: manifest.rows, parts: manifest.parts.length });
+        outcome = 'completed';
+        m?.finish(outcome, manifest);
         return countsOf(manifest);
       } catch (err) {
         // Retrying cannot fix bad input or a config the model or machine cannot run.
-        if (err instanceof CorruptShardError || err instanceof ConfigError || err instanceof UnknownHookError || err instanceof ExecutionProviderError) {
-          throw ApplicationFailure.nonRetryable(err.message, err.name);
-        }
+        const fatal = err instanceof CorruptShardError || err instanceof ConfigError || err instanceof UnknownHookError || err instanceof ExecutionProviderError;
+        outcome = failureOutcome(ctx, fatal || (err instanceof ApplicationFailure && err.nonRetryable === true));
+        if (fatal) throw ApplicationFailure.nonRetryable(err.message, err.name);
         throw err;
       } finally {
         clearInterval(keepAlive);
+        m?.finish(outcome);
       }
     },
   };
+}
+
+/** How a failed attempt counts in the metrics: the last one allowed (or a non-retryable error) fails the shard. */
+function failureOutcome(ctx: Context, nonRetryable: boolean): ShardOutcome {
+  if (ctx.cancellationSignal.aborted) return 'cancelled';
+  const max = ctx.info.retryPolicy?.maximumAttempts ?? 0; // 0: unlimited
+  return nonRetryable || (max > 0 && ctx.info.attempt >= max) ? 'failed' : 'retrying';
 }
 
 export type HarvestActivities = ReturnType<typeof createHarvestActivities>;

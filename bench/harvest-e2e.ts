@@ -144,6 +144,8 @@ export interface E2eRow {
   bareTokensPerSec: number;
   e2eTokensPerSec: number;
   ratio: number;
+  /** Median of each round's e2e/bare (the two runs of a round are adjacent in time, so they share the machine's mood). */
+  pairedRatio: number;
   // Medians over the repeats, for the diagnosis table.
   e2eSec: number;
   bareSec: number;
@@ -267,6 +269,7 @@ async function benchCase(opts: E2eOptions, c: E2eCase): Promise<E2eRow> {
     bareTokensPerSec: pre.tokens / bareSec,
     e2eTokensPerSec: pre.tokens / e2eSec,
     ratio: bareSec / e2eSec,
+    pairedRatio: median(e2e.map((s, i) => bare[i].sec / s.sec)),
     e2eSec,
     bareSec,
     modelSecInE2e: median(e2e.map((s) => s.probe.modelMs / 1000)),

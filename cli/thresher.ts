@@ -1,17 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { NativeConnection } from '@temporalio/worker';
 import { ConfigError } from '../core/config/run-config.js';
 import { serviceSettingsFromEnv } from '../core/config/service-settings.js';
 import { createLogger } from '../core/logging.js';
 import { listHooks, UnknownHookError } from '../core/model/onnx-graph.js';
 import { devDown, devStatus, devUp } from '../infra/local-stack.js';
+import { prometheusPid } from '../infra/prometheus-service.js';
 import { harvestWorkflowId, type HarvestProgress } from '../workflows/harvest-types.js';
-import { createWorkerSet, type WorkerRole } from '../workers/harvest-workers.js';
+import { connectWorker } from '../workers/temporal-connection.js';
+import { createWorkerSet, WORKER_ROLES, type WorkerRole } from '../workers/harvest-workers.js';
 import { installTemporalRuntime } from '../workers/runtime.js';
 import { runDemo } from './demo.js';
+import { localWorkerTargets, startWorkerMonitoring } from './monitoring.js';
 import { formatBytes, ProgressBar, progressLine } from './progress-bar.js';
 import { resumeRun, runRef, runStatus, startRun, verify } from './run-commands.js';
+import { trainCommand } from './train-commands.js';
 import { clientFor, localStackDir, resolveServices } from './services.js';
 
 const USAGE = `thresher — harvest transformer activations at scale
@@ -23,11 +26,16 @@ const USAGE = `thresher — harvest transformer activations at scale
   thresher run pause|unpause|cancel RUN
   thresher run resume RUN                   re-run only the failed or missing shards
   thresher run verify RUN [--json]          audit outputs against the shard manifests
-  thresher worker [--roles orchestration,harvest]
-  thresher dev up|down|status               local Temporal + S3 on loopback
+  thresher train start CONFIG [--wait]      validate CONFIG and train dictionaries on a finished run
+  thresher train status RUN/SWEEP [--json]
+  thresher worker [--roles orchestration,harvest,training]
+  thresher dev up [--prometheus [--prometheus-port N]]
+  thresher dev down|status                  local Temporal + S3 (+ Prometheus) on loopback
 
 Services come from the environment (TEMPORAL_ADDRESS, THRESHER_S3_ENDPOINT, AWS_*; see README);
-without TEMPORAL_ADDRESS the local stack is started and used.`;
+without TEMPORAL_ADDRESS the local stack is started and used. Workers serve Prometheus metrics on
+THRESHER_METRICS_ADDRESS (default 127.0.0.1:9464) and Temporal SDK metrics on
+THRESHER_TEMPORAL_METRICS_ADDRESS (default 127.0.0.1:9465); "off" turns either off.`;
 
 const log = createLogger('cli');
 
@@ -39,29 +47,50 @@ async function main(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       wait: { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
-      roles: { type: 'string', default: 'orchestration,harvest' },
+      roles: { type: 'string', default: 'orchestration,harvest,training' },
       shards: { type: 'string', default: '24' },
       docs: { type: 'string', default: '120' },
+      prometheus: { type: 'boolean', default: false },
+      'prometheus-port': { type: 'string', default: '9090' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const [command, sub, arg] = positionals;
   if (values.help || !command) return void console.log(USAGE);
-  installTemporalRuntime();
+  installRuntime(command);
 
   switch (command) {
     case 'hooks':
       return hooksCommand(need(sub, 'MODEL'), values.json);
     case 'dev':
-      return devCommand(need(sub, 'up|down|status'), values.json);
+      return devCommand(need(sub, 'up|down|status'), values.json, values.prometheus ? positiveInt(values['prometheus-port'], '--prometheus-port') : undefined);
     case 'demo':
       return runDemo(await resolveServices(), { shards: positiveInt(values.shards, '--shards'), docsPerShard: positiveInt(values.docs, '--docs') }, log);
     case 'worker':
       return workerCommand(values.roles);
+    case 'train':
+      return trainCommand(await resolveServices(), need(sub, 'start|status'), need(arg, sub === 'start' ? 'CONFIG' : 'RUN/SWEEP'), values, log);
     case 'run':
       return runCommand(need(sub, 'start|status|pause|unpause|cancel|resume|verify'), need(arg, sub === 'start' ? 'CONFIG' : 'RUN'), values);
     default:
       throw new ConfigError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+/**
+ * The Temporal runtime, once, before anything connects. Only processes that run workers serve SDK
+ * metrics: a CLI call next to a running worker must not fight it for the port. The demo carries
+ * on without them when the port is taken; a worker stops with the reason.
+ */
+function installRuntime(command: string): void {
+  if (command !== 'worker' && command !== 'demo') return void installTemporalRuntime();
+  try {
+    const { metricsAddress } = installTemporalRuntime({ metrics: true });
+    if (metricsAddress) log.info('temporal sdk metrics serving', { url: `http://${metricsAddress}/metrics` });
+  } catch (err) {
+    if (command === 'worker') throw err;
+    log.warn('temporal sdk metrics not served', { reason: (err as Error).message });
+    installTemporalRuntime();
   }
 }
 
@@ -77,25 +106,30 @@ async function hooksCommand(model: string, json: boolean): Promise<void> {
   for (const r of rows) console.log(r.slice(0, 3).map((c, i) => c.padEnd(widths[i])).join('  '));
 }
 
-async function devCommand(action: string, json: boolean): Promise<void> {
+async function devCommand(action: string, json: boolean, prometheusPort?: number): Promise<void> {
   const opts = { dataDir: localStackDir(serviceSettingsFromEnv()) };
   if (action === 'up') {
-    const e = await devUp(opts);
+    const prometheus = prometheusPort === undefined ? undefined : { port: prometheusPort, ...localWorkerTargets() };
+    const e = await devUp({ ...opts, prometheus });
     const { secretAccessKey: _secret, ...shown } = e;
-    console.log(json ? JSON.stringify(shown, null, 2) : Object.entries(shown).map(([k, v]) => `${k.padEnd(16)} ${v}`).join('\n'));
+    console.log(json ? JSON.stringify(shown, null, 2) : Object.entries(shown).map(([k, v]) => `${k.padEnd(23)} ${v}`).join('\n'));
   } else if (action === 'down') {
     console.log(JSON.stringify(await devDown(opts)));
   } else if (action === 'status') {
     const s = await devStatus(opts);
-    console.log(json ? JSON.stringify(s, null, 2) : [s.temporal, s.s3].map((x) => `${x.service.padEnd(9)} ${x.up ? 'up  ' : 'down'} ${x.address} pid=${x.pid ?? '-'}${x.detail ? ` (${x.detail})` : ''}`).join('\n'));
+    const prometheus = await prometheusPid(opts.dataDir);
+    if (json) return void console.log(JSON.stringify({ ...s, prometheus: { pid: prometheus } }, null, 2));
+    console.log([s.temporal, s.s3].map((x) => `${x.service.padEnd(9)} ${x.up ? 'up  ' : 'down'} ${x.address} pid=${x.pid ?? '-'}${x.detail ? ` (${x.detail})` : ''}`).join('\n'));
+    console.log(`${'prometheus'.padEnd(9)} ${prometheus === null ? 'not running' : `pid=${prometheus}`}`);
   } else throw new ConfigError(`unknown dev action "${action}" (up, down or status)`);
 }
 
 async function workerCommand(rolesArg: string): Promise<void> {
   const roles = rolesArg.split(',').map((r) => r.trim()) as WorkerRole[];
-  for (const r of roles) if (r !== 'orchestration' && r !== 'harvest') throw new ConfigError(`--roles: unknown role "${r}" (orchestration, harvest)`);
+  for (const r of roles) if (!WORKER_ROLES.includes(r)) throw new ConfigError(`--roles: unknown role "${r}" (${WORKER_ROLES.join(', ')})`);
   const services = await resolveServices();
-  const connection = await NativeConnection.connect({ address: services.settings.temporal.address });
+  const monitoring = await startWorkerMonitoring(log, { required: true });
+  const connection = await connectWorker(services.settings.temporal);
   const workers = await createWorkerSet({
     connection,
     namespace: services.settings.temporal.namespace,
@@ -103,6 +137,8 @@ async function workerCommand(rolesArg: string): Promise<void> {
     roles,
     cacheDir: services.settings.cacheDir,
     harvestSlots: services.settings.harvestSlots,
+    trainingSlots: services.settings.trainingSlots,
+    metrics: monitoring.metrics,
   });
   const stop = (): void => {
     log.info('stopping workers: finishing in-flight parts');
@@ -113,6 +149,7 @@ async function workerCommand(rolesArg: string): Promise<void> {
   log.info('workers running', { roles, temporal: services.settings.temporal.address, namespace: services.settings.temporal.namespace });
   await workers.run();
   await connection.close();
+  await monitoring.close();
 }
 
 async function runCommand(action: string, target: string, flags: { json: boolean; wait: boolean; watch: boolean }): Promise<void> {

@@ -1,6 +1,7 @@
 // The local stack: a Temporal dev server (SQLite-backed, so runs survive restarts) and a
 // SeaweedFS `weed mini` S3 gateway, both on loopback, both detached so they outlive the CLI
-// that started them. Pids, logs and data live under one dataDir.
+// that started them, plus a Prometheus when asked (infra/prometheus-service.ts). Pids, logs and
+// data live under one dataDir.
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -27,6 +28,7 @@ import {
   tailFile,
   waitUntil,
 } from './processes.js';
+import { DEFAULT_PROMETHEUS_PORT, startPrometheus, stopPrometheus } from './prometheus-service.js';
 import { resolveServiceBinary, type ServiceBinary } from './service-binaries.js';
 
 const execFileAsync = promisify(execFile);
@@ -52,6 +54,8 @@ export interface LocalStackOptions {
   temporalPort?: number;
   /** Temporal Web UI port on 127.0.0.1. Default 8233. */
   temporalUiPort?: number;
+  /** Temporal server Prometheus endpoint (/metrics) on 127.0.0.1. Default 8234. */
+  temporalMetricsPort?: number;
   /** SeaweedFS S3 gateway port on 127.0.0.1. Default 8333. */
   s3Port?: number;
   /** Bucket created (idempotently) once S3 is up. Default 'thresher'. */
@@ -75,6 +79,21 @@ export interface LocalStackOptions {
   readyTimeoutMs?: number;
   /** How long devDown waits after SIGTERM before SIGKILL, in ms. Default 15000. */
   stopGraceMs?: number;
+  /**
+   * Also start (or reload) a Prometheus scraping the Temporal server and these worker endpoints,
+   * with the repository's alert rules. devUp without it leaves a running one alone; devDown
+   * always stops it.
+   */
+  prometheus?: {
+    /** Port on 127.0.0.1. Default 9090. */
+    port?: number;
+    /** Worker app metrics, host:port. Default 127.0.0.1:9464. */
+    workerTargets?: string[];
+    /** Worker Temporal SDK metrics, host:port. Default 127.0.0.1:9465. */
+    temporalSdkTargets?: string[];
+    /** Seconds between scrapes. Default 5. */
+    scrapeIntervalSeconds?: number;
+  };
 }
 
 export interface LocalStackEndpoints {
@@ -82,6 +101,8 @@ export interface LocalStackEndpoints {
   temporalAddress: string;
   /** Web UI URL, or '' when the stack runs with ui: false. */
   temporalUiUrl: string;
+  /** host:port of the Temporal server's Prometheus endpoint (path /metrics). */
+  temporalMetricsAddress: string;
   namespace: string;
   /** http://host:port; use with forcePathStyle: true. */
   s3Endpoint: string;
@@ -90,6 +111,8 @@ export interface LocalStackEndpoints {
   accessKeyId: string;
   secretAccessKey: string;
   dataDir: string;
+  /** Prometheus UI and API, when this call started or reloaded it (options.prometheus). */
+  prometheusUrl?: string;
 }
 
 export type ServiceName = 'temporal' | 's3';
@@ -116,6 +139,7 @@ interface Resolved {
   dataDir: string;
   temporalPort: number;
   temporalUiPort: number;
+  temporalMetricsPort: number;
   s3Port: number;
   seaweedPortBase: number;
   bucket: string;
@@ -137,6 +161,7 @@ function resolveOptions(opts: LocalStackOptions): Resolved {
     dataDir: path.resolve(opts.dataDir),
     temporalPort: opts.temporalPort ?? 7233,
     temporalUiPort: opts.temporalUiPort ?? 8233,
+    temporalMetricsPort: opts.temporalMetricsPort ?? 8234,
     s3Port,
     seaweedPortBase,
     bucket: opts.bucket ?? 'thresher',
@@ -153,6 +178,7 @@ function endpointsOf(r: Resolved): LocalStackEndpoints {
   return {
     temporalAddress: `${HOST}:${r.temporalPort}`,
     temporalUiUrl: r.ui ? `http://${HOST}:${r.temporalUiPort}` : '',
+    temporalMetricsAddress: `${HOST}:${r.temporalMetricsPort}`,
     namespace: r.namespace,
     s3Endpoint: `http://${HOST}:${r.s3Port}`,
     s3Region: S3_REGION,
@@ -198,6 +224,7 @@ function temporalService(r: Resolved): ServiceDef {
       '--ip', HOST,
       '--port', String(r.temporalPort),
       '--ui-port', String(r.temporalUiPort),
+      '--metrics-port', String(r.temporalMetricsPort), // for Prometheus; the default is a random port
       ...(r.ui ? ['--ui-disable-news-fetch'] : ['--headless']), // no internet for the news feed
       '--db-filename', dbFile,
       ...(r.namespace === 'default' ? [] : ['--namespace', r.namespace]), // 'default' always exists
@@ -368,10 +395,27 @@ export async function devUp(opts: LocalStackOptions): Promise<LocalStackEndpoint
 
   const [t, s] = results.map((res) => (res as PromiseFulfilledResult<UpResult>).value);
   const endpoints = endpointsOf(r);
+  if (opts.prometheus) {
+    const p = opts.prometheus;
+    const prom = await startPrometheus({
+      dataDir: r.dataDir,
+      port: p.port ?? DEFAULT_PROMETHEUS_PORT,
+      targets: {
+        workers: p.workerTargets ?? ['127.0.0.1:9464'],
+        temporalSdk: p.temporalSdkTargets ?? ['127.0.0.1:9465'],
+        temporalServer: [endpoints.temporalMetricsAddress],
+      },
+      scrapeIntervalSeconds: p.scrapeIntervalSeconds,
+      readyTimeoutMs: r.readyTimeoutMs,
+      stopGraceMs: r.stopGraceMs,
+    });
+    endpoints.prometheusUrl = prom.url;
+  }
   log('info', 'local stack up', {
     dataDir: r.dataDir,
-    temporal: { address: endpoints.temporalAddress, ui: endpoints.temporalUiUrl, pid: t.pid, reused: t.reused, readyMs: t.ms },
+    temporal: { address: endpoints.temporalAddress, ui: endpoints.temporalUiUrl, metrics: endpoints.temporalMetricsAddress, pid: t.pid, reused: t.reused, readyMs: t.ms },
     s3: { endpoint: endpoints.s3Endpoint, bucket: r.bucket, pid: s.pid, reused: s.reused, readyMs: s.ms },
+    ...(endpoints.prometheusUrl && { prometheus: endpoints.prometheusUrl }),
   });
   return endpoints;
 }
@@ -507,9 +551,15 @@ async function ensureBucket(r: Resolved): Promise<void> {
   }
 }
 
-/** Stops the processes devUp started for this dataDir (SIGTERM, SIGKILL after the grace). Data stays. */
-export async function devDown(opts: LocalStackOptions): Promise<Record<ServiceName, 'terminated' | 'killed' | 'not-running'>> {
+type StopOutcome = 'terminated' | 'killed' | 'not-running';
+
+/**
+ * Stops the processes devUp started for this dataDir (SIGTERM, SIGKILL after the grace). Data
+ * stays. `prometheus` is in the result only when one was running.
+ */
+export async function devDown(opts: LocalStackOptions): Promise<Record<ServiceName, StopOutcome> & { prometheus?: StopOutcome }> {
   const r = resolveOptions(opts);
+  const prometheus = await stopPrometheus(r.dataDir, r.stopGraceMs);
   const results = await Promise.all(
     servicesOf(r).map(async (svc) => {
       const pid = await readLivePid(svc.pidFile, svc.cmdlineMarker);
@@ -520,7 +570,8 @@ export async function devDown(opts: LocalStackOptions): Promise<Record<ServiceNa
       return [svc.name, outcome] as const;
     }),
   );
-  return Object.fromEntries(results) as Record<ServiceName, 'terminated' | 'killed' | 'not-running'>;
+  const stopped = Object.fromEntries(results) as Record<ServiceName, StopOutcome>;
+  return prometheus === 'not-running' ? stopped : { ...stopped, prometheus };
 }
 
 /** Whether each service answers, which pid this dataDir started for it, and where it listens. */
@@ -552,15 +603,16 @@ export interface TestStack {
  * collide with a developer's stack or each other), no Web UI, state under `dir`.
  */
 export async function startTestStack(dir: string): Promise<TestStack> {
-  const base = await findFreePortBlock(3 + SEAWEED_INTERNAL_PORTS, {
-    extra: (b) => [b + 3 + SEAWEED_ADMIN_OFFSET + SEAWEED_GRPC_OFFSET],
+  const base = await findFreePortBlock(4 + SEAWEED_INTERNAL_PORTS, {
+    extra: (b) => [b + 4 + SEAWEED_ADMIN_OFFSET + SEAWEED_GRPC_OFFSET],
   });
   const options: LocalStackOptions = {
     dataDir: dir,
     temporalPort: base,
     temporalUiPort: base + 1,
     s3Port: base + 2,
-    seaweedPortBase: base + 3,
+    temporalMetricsPort: base + 3,
+    seaweedPortBase: base + 4,
     ui: false,
     stopGraceMs: 10_000,
   };

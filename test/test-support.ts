@@ -18,6 +18,7 @@ import { startTestStack, type LocalStackEndpoints, type TestStack } from '../inf
 import { connectClient } from '../workers/temporal-connection.js';
 import { createWorkerSet, workflowsPath, type WorkerRole } from '../workers/harvest-workers.js';
 import { installTemporalRuntime } from '../workers/runtime.js';
+import type { WorkerMetrics } from '../workers/worker-metrics.js';
 
 /** The repository root (dist/test/ → ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,7 +52,7 @@ export interface Harness {
   /** Environment for a child `thresher worker` process pointed at this stack. */
   childEnv(home: string): NodeJS.ProcessEnv;
   /** Starts in-process workers; stopped by close() if the test does not stop them. */
-  startWorkers(roles: WorkerRole[], opts?: { harvestSlots?: number }): Promise<RunningWorkers>;
+  startWorkers(roles: WorkerRole[], opts?: { harvestSlots?: number; metrics?: WorkerMetrics }): Promise<RunningWorkers>;
   /** Terminates the given workflow at close() if it is still running (keeps after() quick on failure). */
   track(handle: WorkflowHandle): void;
   close(): Promise<void>;
@@ -149,6 +150,9 @@ export async function openHarness(name: string): Promise<Harness> {
         AWS_REGION: endpoints.s3Region,
         THRESHER_HOME: childHome,
         THRESHER_LOG_LEVEL: 'warn',
+        // Free ports: never collide with a developer's worker or another child on the defaults.
+        THRESHER_METRICS_ADDRESS: '127.0.0.1:0',
+        THRESHER_TEMPORAL_METRICS_ADDRESS: '127.0.0.1:0',
       }),
       async startWorkers(roles, opts = {}) {
         const set = await createWorkerSet({
@@ -159,6 +163,7 @@ export async function openHarness(name: string): Promise<Harness> {
           cacheDir: path.join(home, 'cache'),
           harvestSlots: opts.harvestSlots ?? 2,
           workflowBundle: bundle,
+          metrics: opts.metrics,
         });
         let failure: unknown;
         const done = set.run().catch((err) => void (failure = err));

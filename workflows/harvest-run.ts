@@ -2,10 +2,13 @@ import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  ChildWorkflowFailure,
   condition,
   continueAsNew,
   defineQuery,
   defineSignal,
+  executeChild,
+  isCancellation,
   log,
   proxyActivities,
   setHandler,
@@ -13,6 +16,8 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control-activities.js';
 import type { HarvestActivities } from '../activities/harvest-activities.js';
+import type { trainDictionary } from './train-dictionary.js';
+import { STAGE_SWEEP_ID, trainWorkflowId } from './training-types.js';
 import {
   HARVEST_QUEUE,
   type HarvestCounters,
@@ -20,7 +25,9 @@ import {
   type HarvestResult,
   type HarvestRunInput,
   type PlanInfo,
+  type RunRef,
   type ShardTask,
+  type StageOutcome,
 } from './harvest-types.js';
 
 export const progressQuery = defineQuery<HarvestProgress>('progress');
@@ -151,9 +158,37 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
 
   phase = 'finalizing';
   const result = await control.finalizeRun(ref, plan, counters);
+  if (plan.stages.includes('train')) {
+    phase = 'stages';
+    result.stages = { train: await trainStage(ref, result) };
+  }
   phase = 'done';
   await condition(allHandlersFinished);
   return result;
+}
+
+/**
+ * The run's `train` stage: a TrainDictionary child over this run (sweep "train", settings from the
+ * run config's `train` section), awaited so the run ends when its stages do. A failed stage is
+ * reported in the result; it does not undo the harvest.
+ */
+async function trainStage(ref: RunRef, harvest: HarvestResult): Promise<StageOutcome> {
+  const workflowId = trainWorkflowId(ref.runId, STAGE_SWEEP_ID);
+  if (harvest.status !== 'completed') {
+    return { workflowId, status: 'skipped', message: `${harvest.failedShards} shards failed; \`thresher run resume ${ref.runId}\` retries them and then trains` };
+  }
+  try {
+    const r = await executeChild<typeof trainDictionary>('trainDictionary', {
+      workflowId,
+      args: [{ ...ref, sweepId: STAGE_SWEEP_ID, fromRunConfig: true }],
+      memo: { outputUri: ref.outputUri },
+    });
+    return { workflowId, status: r.status, ...(r.failures.length > 0 && { message: `${r.failures.length} dictionaries failed: ${r.failures[0].message}` }) };
+  } catch (err) {
+    if (isCancellation(err) || !(err instanceof ChildWorkflowFailure)) throw err;
+    log.warn('train stage failed', { runId: ref.runId, message: causeMessage(err) });
+    return { workflowId, status: 'failed', message: causeMessage(err) };
+  }
 }
 
 function causeMessage(err: unknown): string {

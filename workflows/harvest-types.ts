@@ -82,6 +82,16 @@ export interface HarvestResult extends RunRef {
   tokens: number;
   rows: number;
   bytes: number;
+  /** How the stages the config lists ended (absent when it lists none). */
+  stages?: Record<string, StageOutcome>;
+}
+
+/** A stage started after the harvest, as a child workflow. */
+export interface StageOutcome {
+  workflowId: string;
+  /** 'skipped': the harvest had failed shards (resume the run, and the stage runs then). */
+  status: 'completed' | 'completed_with_failures' | 'failed' | 'skipped';
+  message?: string;
 }
 
 export interface ShardFailure {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { trainingStageSchema } from '../training/training-config-schema.js';
 
 /**
  * The harvest run configuration a user writes (JSON). Every field is documented in the README's
@@ -78,6 +79,8 @@ export const runConfigSchema = z
     heartbeatTimeoutSeconds: z.number().int().min(5).max(3600).default(60),
     /** Stages started when the harvest completes. */
     stages: z.array(z.enum(STAGE_NAMES)).default([]),
+    /** Settings of the `train` stage (dictionary learning on one hook of this run); README "Dictionary training". */
+    train: trainingStageSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -88,6 +91,15 @@ export const runConfigSchema = z
         path: ['positionsPerContext'],
         message: `must be at most contextLength${bosOccupies ? ' - 1 (the BOS position is never sampled)' : ''} = ${c.contextLength - bosOccupies}`,
       });
+    }
+    if (c.stages.includes('train') && !c.train) {
+      ctx.addIssue({ code: 'custom', path: ['train'], message: 'is required when stages includes "train"' });
+    }
+    if (c.train && !c.stages.includes('train')) {
+      ctx.addIssue({ code: 'custom', path: ['stages'], message: 'must include "train" when a train section is given (or remove the section)' });
+    }
+    if (c.train && !c.hooks.includes(c.train.hook)) {
+      ctx.addIssue({ code: 'custom', path: ['train', 'hook'], message: `"${c.train.hook}" is not one of hooks (${c.hooks.join(', ')})` });
     }
     if (c.tokenizer.bos !== 'none' && c.tokenizer.bosToken === null) {
       ctx.addIssue({ code: 'custom', path: ['tokenizer', 'bos'], message: `is '${c.tokenizer.bos}' but bosToken is null` });

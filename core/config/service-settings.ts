@@ -27,6 +27,8 @@ export interface ServiceSettings {
   cacheDir: string;
   /** Shards one harvest worker runs at once (env THRESHER_HARVEST_SLOTS, default 2: one computing, one reading/writing). */
   harvestSlots: number;
+  /** Dictionaries one training worker trains at once (env THRESHER_TRAINING_SLOTS, default 1: one step saturates the machine). */
+  trainingSlots: number;
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -64,6 +66,7 @@ export function serviceSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Se
     home,
     cacheDir: env.THRESHER_CACHE_DIR ? path.resolve(env.THRESHER_CACHE_DIR) : path.join(home, 'cache'),
     harvestSlots: intFromEnv(env, 'THRESHER_HARVEST_SLOTS', 2, 1),
+    trainingSlots: intFromEnv(env, 'THRESHER_TRAINING_SLOTS', 1, 1),
   };
 }
 

@@ -28,6 +28,14 @@ export interface HarvestShardOptions {
   onPartCommitted?: (part: number, tokensSoFar: number) => void;
   /** Called after each model batch (progress and heartbeats). */
   onBatch?: (tokens: number, rows: number) => void;
+  /**
+   * Called when a model batch returns (metrics): its tokens, seconds since it was handed to the
+   * model (queueing in the inference thread included) and, when the model reports it, the seconds
+   * the session computed.
+   */
+  onInference?: (e: { tokens: number; latencySeconds: number; computeSeconds?: number }) => void;
+  /** Called after each part file (one hook) is in S3 (metrics): seconds to encode and upload it, and its size. */
+  onPartWritten?: (e: { seconds: number; bytes: number }) => void;
   signal?: AbortSignal;
 }
 
@@ -86,14 +94,26 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
   const commitPart = async (b: PartBuilder): Promise<void> => {
     for (const hook of hooks) {
       const key = layout.partKey(hook, shard.index, b.part);
+      const t0 = performance.now();
       const bytes = encodeActivationPart(
         { runId: layout.runId, hook, modelSha256: deps.modelSha256, dtype: config.dtype, width: deps.model.widths[hook], shard: shard.index, part: b.part },
         b.columns(hook),
       );
       const sha256 = await deps.store.put(layout.bucket, key, bytes, { contentType: 'application/vnd.apache.parquet', signal });
+      opts.onPartWritten?.({ seconds: (performance.now() - t0) / 1000, bytes: bytes.byteLength });
       parts.push({ part: b.part, hook, key, rows: b.rows, bytes: bytes.byteLength, sha256 });
     }
     opts.onPartCommitted?.(b.part, tokens);
+  };
+
+  // A full part uploads while the next one fills, so the model and the tokenizer keep working
+  // during the PUT instead of waiting for it. At most one part uploads at a time, so parts still
+  // commit (and are reported) in order; a failed upload surfaces at the next part or at the end.
+  let uploading: Promise<void> | undefined;
+  const commitInOrder = async (b: PartBuilder): Promise<void> => {
+    await uploading;
+    uploading = commitPart(b);
+    uploading.catch(() => undefined); // observed by whoever awaits `uploading` next
   };
 
   // Results are consumed in submission order, so parts fill and commit in order.
@@ -104,7 +124,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
       const ctx = ctxs[row];
       const part = Math.floor(ctx.index / perPart);
       if (builder && builder.part !== part) {
-        await commitPart(builder);
+        await commitInOrder(builder);
         builder = undefined;
       }
       builder ??= new PartBuilder(part, deps.model.widths, withLabels, rowsPerPart);
@@ -124,7 +144,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     batch.forEach((c, i) => {
       for (let t = 0; t < seq; t++) ids[i * seq + t] = BigInt(c.ids[t]);
     });
-    outstanding.push({ ctxs: batch, result: deps.model.run(ids, batch.length, seq) });
+    outstanding.push({ ctxs: batch, result: timedRun(deps.model, ids, batch.length, seq, opts.onInference) });
     batch = [];
     while (outstanding.length > MAX_OUTSTANDING_BATCHES) await drainOne();
   };
@@ -159,7 +179,8 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     for (const ctx of packer.finish()) await accept(ctx);
     await submit();
     while (outstanding.length) await drainOne();
-    if (builder) await commitPart(builder);
+    if (builder) await commitInOrder(builder);
+    await uploading;
   } finally {
     source.destroy();
     // Never leave a rejected inference promise unobserved when we stop early.
@@ -190,6 +211,17 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
   };
   await deps.store.putJson(layout.bucket, layout.manifestKey(shard.index), manifest, signal);
   return manifest;
+}
+
+/** Runs one batch, reporting its latency and compute time when anyone listens. */
+function timedRun(model: InferenceModel, ids: BigInt64Array, batch: number, seq: number, report: HarvestShardOptions['onInference']): ReturnType<InferenceModel['run']> {
+  if (!report) return model.run(ids, batch, seq);
+  const t0 = performance.now();
+  let computeSeconds: number | undefined;
+  return model.run(ids, batch, seq, (s) => (computeSeconds = s)).then((out) => {
+    report({ tokens: batch * seq, latencySeconds: (performance.now() - t0) / 1000, computeSeconds });
+    return out;
+  });
 }
 
 /**

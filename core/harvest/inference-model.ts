@@ -2,5 +2,6 @@
 export interface InferenceModel {
   /** Width (last dimension) of each hook's tensor. */
   widths: Record<string, number>;
-  run(ids: BigInt64Array, batch: number, seq: number): Promise<Record<string, { data: Float32Array; dims: number[] }>>;
+  /** `onComputed`, when the model can tell, hears the seconds spent computing this batch (queueing excluded). */
+  run(ids: BigInt64Array, batch: number, seq: number, onComputed?: (seconds: number) => void): Promise<Record<string, { data: Float32Array; dims: number[] }>>;
 }

@@ -44,7 +44,8 @@ export interface SerializedError {
 export type FromThread =
   | { type: 'ready'; info: InferenceInfo }
   | { type: 'open-error'; error: SerializedError }
-  | { type: 'result'; id: number; outputs: Record<string, HookOutput> }
+  /** `seconds`: time the thread spent on this request (session.run and output conversion). */
+  | { type: 'result'; id: number; outputs: Record<string, HookOutput>; seconds: number }
   | { type: 'run-error'; id: number; error: SerializedError };
 
 /** The requested execution provider does not exist or its library is not installed. */

@@ -141,9 +141,11 @@ port.on('message', (msg: ToThread) => {
   queue = queue.then(async () => {
     if (closing || !session) return; // the main thread has already rejected it
     try {
+      const t0 = performance.now();
       const outputs = await infer(ids, batch, seq);
+      const seconds = (performance.now() - t0) / 1000;
       const buffers = new Set(Object.values(outputs).map((o) => o.data.buffer as ArrayBuffer));
-      post({ type: 'result', id, outputs }, [...buffers]);
+      post({ type: 'result', id, outputs, seconds }, [...buffers]);
     } catch (e) {
       post({ type: 'run-error', id, error: serializeError(e) });
     }

@@ -16,8 +16,11 @@ export { ExecutionProviderError } from './inference-protocol.js';
 export type { HookOutput, InferenceInfo, InferenceWorkerOptions } from './inference-protocol.js';
 
 export interface InferenceWorker {
-  /** Hook activations for one batch; requests queue and run one at a time. */
-  run(ids: Ids, batch: number, seq: number): Promise<Record<string, HookOutput>>;
+  /**
+   * Hook activations for one batch; requests queue and run one at a time. `onComputed` hears the
+   * seconds the thread spent on this batch (waiting in the queue excluded), just before it resolves.
+   */
+  run(ids: Ids, batch: number, seq: number, onComputed?: (seconds: number) => void): Promise<Record<string, HookOutput>>;
   /** Rejects unanswered requests at once; the thread finishes the run in progress, releases the session and exits. */
   close(): Promise<void>;
   readonly info: InferenceInfo;
@@ -27,6 +30,7 @@ export interface InferenceWorker {
 const CLOSE_GRACE_MS = 30_000;
 
 interface Pending {
+  onComputed?: (seconds: number) => void;
   resolve(outputs: Record<string, HookOutput>): void;
   reject(error: Error): void;
 }
@@ -75,7 +79,10 @@ export function openInferenceWorker(options: InferenceWorkerOptions): Promise<In
           const p = pending.get(msg.id);
           pending.delete(msg.id);
           updateRef();
-          if (msg.type === 'result') p?.resolve(msg.outputs);
+          if (msg.type === 'result') {
+            p?.onComputed?.(msg.seconds);
+            p?.resolve(msg.outputs);
+          }
           else p?.reject(deserializeError(msg.error));
         }
       }
@@ -88,7 +95,7 @@ export function openInferenceWorker(options: InferenceWorkerOptions): Promise<In
   function handle(info: InferenceInfo): InferenceWorker {
     return {
       info,
-      run(ids, batch, seq) {
+      run(ids, batch, seq, onComputed) {
         if (dead) return Promise.reject(dead);
         if (closing) return Promise.reject(new Error('inference worker closed'));
         if (!(ids instanceof Int32Array || ids instanceof BigInt64Array)) {
@@ -102,7 +109,7 @@ export function openInferenceWorker(options: InferenceWorkerOptions): Promise<In
         const own = ids.slice();
         const id = nextId++;
         return new Promise((resolve, reject) => {
-          pending.set(id, { resolve, reject });
+          pending.set(id, { onComputed, resolve, reject });
           updateRef();
           const msg: ToThread = { type: 'run', id, ids: own, batch, seq };
           worker.postMessage(msg, [own.buffer]);

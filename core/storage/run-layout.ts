@@ -51,6 +51,49 @@ export class RunLayout {
   partKey(hook: string, shard: number, part: number): string {
     return `${this.shardPartPrefix(hook, shard)}part-${pad(part, 5)}.parquet`;
   }
+
+  // Dictionary training (issue #3): one folder per dictionary, sweep configs beside them.
+  get dictionariesPrefix(): string {
+    return `${this.root}/dictionaries/`;
+  }
+  /** The resolved config of a training sweep (immutable once written). */
+  sweepConfigKey(sweepId: string): string {
+    return `${this.dictionariesPrefix}sweeps/${sweepId}.json`;
+  }
+  dictionaryPrefix(trainingId: string): string {
+    return `${this.dictionariesPrefix}${trainingId}/`;
+  }
+  /** SAELens names: sae_weights.safetensors and cfg.json. */
+  dictionaryWeightsKey(trainingId: string): string {
+    return `${this.dictionaryPrefix(trainingId)}sae_weights.safetensors`;
+  }
+  dictionaryConfigKey(trainingId: string): string {
+    return `${this.dictionaryPrefix(trainingId)}cfg.json`;
+  }
+  dictionaryEncoderKey(trainingId: string): string {
+    return `${this.dictionaryPrefix(trainingId)}encoder.onnx`;
+  }
+  /** Written last: its existence is the only sign a dictionary is complete. */
+  dictionaryResultKey(trainingId: string): string {
+    return `${this.dictionaryPrefix(trainingId)}result.json`;
+  }
+  checkpointPrefix(trainingId: string): string {
+    return `${this.dictionaryPrefix(trainingId)}checkpoints/`;
+  }
+  checkpointKey(trainingId: string, step: number): string {
+    return `${this.checkpointPrefix(trainingId)}step-${pad(step, 9)}.safetensors`;
+  }
+  /** Small JSON naming the newest complete checkpoint; written after its data object. */
+  checkpointPointerKey(trainingId: string): string {
+    return `${this.checkpointPrefix(trainingId)}latest.json`;
+  }
+  metricsPrefix(trainingId: string): string {
+    return `${this.dictionaryPrefix(trainingId)}metrics/`;
+  }
+  /** JSONL of per-step records, named by the first step it holds. */
+  metricsChunkKey(trainingId: string, firstStep: number): string {
+    return `${this.metricsPrefix(trainingId)}steps-${pad(firstStep, 9)}.jsonl`;
+  }
 }
 
 /** Shard number from a manifest or failure key, or undefined for other keys. */

@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/run-config.js';
 import { SeededRandom } from '../random/seeded-random.js';
 import type { ShardManifest } from '../harvest/shard-manifest.js';
 import { readActivationPart } from '../parquet/activation-part.js';
@@ -17,11 +18,12 @@ export async function listHookParts(store: ObjectStore, layout: RunLayout, hook:
   for await (const o of store.list(layout.bucket, layout.manifestPrefix)) {
     const m = await store.getJson<ShardManifest>(layout.bucket, o.key);
     const w = m.hooks[hook]?.width;
-    if (w === undefined) throw new Error(`run ${layout.runId} did not harvest hook ${hook} (it has ${Object.keys(m.hooks).join(', ')})`);
+    if (w === undefined) throw new ConfigError(`run ${layout.runId} did not harvest hook ${hook} (it has ${Object.keys(m.hooks).join(', ')})`);
     width = w;
     for (const p of m.parts) if (p.hook === hook) parts.push({ key: p.key, rows: p.rows });
   }
-  if (!parts.length) throw new Error(`run ${layout.runId} has no complete shards to train on`);
+  // Config errors: no retry can make a missing hook or an empty run appear.
+  if (!parts.length) throw new ConfigError(`run ${layout.runId} has no complete shards to train on (no manifests under ${layout.manifestPrefix})`);
   parts.sort((a, b) => (a.key < b.key ? -1 : 1));
   return { parts, width };
 }

@@ -1,0 +1,208 @@
+// Trains one dictionary of a sweep, durably: stream batches from the run's Parquet parts (seeded,
+// shuffled, resumable), step a trainer in its own thread, record every step, resample dead
+// features on schedule, checkpoint every N steps, and finally write the dictionary. Knows nothing
+// of Temporal: the activity (activities/training-activities.ts) adds heartbeats and retries.
+//
+// Why a resumed training equals an uninterrupted one: every source of randomness is a pure
+// function of the seed and a counter that the checkpoint holds — the data order of (seed, epoch)
+// and the stream position, the resampling draw of (seed, step), the weight init of the seed — and
+// the checkpoint holds the trainer's whole state (weights, Adam moments and step, dead counters,
+// tokens) bit for bit. The CPU step is deterministic for a given thread count.
+import { ConfigError } from '../config/run-config.js';
+import { resolveSaeConfig } from '../sae/sae-config.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { RunLayout } from '../storage/run-layout.js';
+import type { DictionaryResult, FinalMetrics } from '../../workflows/training-types.js';
+import { activationBatches, listHookParts, type StreamPosition } from './activation-stream.js';
+import { BatchLookahead } from './batch-lookahead.js';
+import { writeDictionaryOutputs } from './dictionary-outputs.js';
+import { measureInputScale } from './input-normalisation.js';
+import { MetricsLog, readMetricRecords, type StepRecord } from './metrics-log.js';
+import { saeTrainerOptions, trainingFingerprint, type DictionaryConfig } from './training-config.js';
+import { loadCheckpoint, readCheckpointPointer, writeCheckpoint, type CheckpointPointer } from './training-checkpoints.js';
+import { openTrainerThread } from './trainer-client.js';
+
+/** Steps the reported final metrics average over (at most the whole training). */
+export const FINAL_WINDOW_STEPS = 100;
+
+export interface TrainDictionaryOptions {
+  store: ObjectStore;
+  /** The harvest run's layout (dictionaries live under it). */
+  layout: RunLayout;
+  /** One dictionary's settings (training-config.ts dictionaryConfig()). */
+  config: DictionaryConfig;
+  /** Defaults to config.trainingId. */
+  trainingId?: string;
+  /** After every step (metrics, Prometheus, heartbeats). */
+  onStep?: (record: StepRecord) => void;
+  /** After a checkpoint's pointer is in S3. */
+  onCheckpoint?: (pointer: CheckpointPointer) => void;
+  /** Stops training at the next step boundary (the error thrown is the signal's reason). */
+  signal?: AbortSignal;
+  /** 'latest' (default): continue from the newest checkpoint if there is one. 'none': start over. */
+  resumeFrom?: 'latest' | 'none' | CheckpointPointer;
+}
+
+export async function trainDictionary(o: TrainDictionaryOptions): Promise<DictionaryResult> {
+  const { store, layout, config: c, signal } = o;
+  const trainingId = o.trainingId ?? c.trainingId;
+  const resultKey = layout.dictionaryResultKey(trainingId);
+  // A finished dictionary is never trained again (a retried or restarted sweep skips it).
+  const done = await store.getJsonIfExists<DictionaryResult>(layout.bucket, resultKey, signal);
+  if (done) return done;
+
+  const { parts, width } = await listHookParts(store, layout, c.hook);
+  const saeOptions = saeTrainerOptions(c, width);
+  const sae = resolveSaeConfig(saeOptions); // SaeConfigError before any thread starts
+  const fingerprint = trainingFingerprint(c);
+  let pointer = o.resumeFrom === 'none' ? undefined : typeof o.resumeFrom === 'object' ? o.resumeFrom : await readCheckpointPointer(store, layout, trainingId, signal);
+  if (pointer && pointer.fingerprint !== fingerprint) {
+    throw new ConfigError(`dictionary ${trainingId} has a checkpoint from other settings (${pointer.fingerprint}, now ${fingerprint}); delete ${layout.dictionaryPrefix(trainingId)} to start over`);
+  }
+  const resumedFromStep = pointer?.step ?? 0;
+  const initialState = pointer ? await loadCheckpoint(store, layout, pointer, signal) : undefined;
+  const scale = pointer?.scale ?? (c.normalise ? await measureInputScale(store, layout.bucket, parts, width, c.seed, signal) : 1);
+
+  const trainer = await openTrainerThread({
+    ...saeOptions,
+    backend: 'onnx',
+    onnx: { executionProvider: c.executionProvider, ...(c.intraOpThreads !== undefined && { intraOpThreads: c.intraOpThreads }) },
+    ...(initialState && { initialState }),
+  });
+  let stream: BatchLookahead | undefined;
+  const log = new MetricsLog(store, layout, trainingId);
+  // S3 writes (metrics chunks, checkpoints) run in order behind the training; a failure ends
+  // the training at the next step.
+  let writes: Promise<void> = Promise.resolve();
+  let writeError: unknown;
+  const enqueue = (fn: () => Promise<void>) => {
+    writes = writes.then(fn);
+    writes.catch((err) => void (writeError ??= err));
+  };
+
+  let step = pointer?.step ?? 0;
+  let tokens = pointer?.tokens ?? 0;
+  let position: StreamPosition = pointer?.position ?? { epoch: 0, batchInEpoch: 0 };
+  let resampleEvents = pointer?.resampleEvents ?? 0;
+  let resampledFeatures = pointer?.resampledFeatures ?? 0;
+  const recent: StepRecord[] = [];
+  const resampleAt = new Set(c.resample.steps);
+  const chunkEnds = (s: number) => s % c.metricsChunkSteps === 0 || s % c.checkpointEverySteps === 0 || s === c.steps;
+
+  try {
+    if (step < c.steps) {
+      stream = new BatchLookahead(
+        activationBatches(
+          { store, bucket: layout.bucket, parts, width, batchSize: c.batchSize, bufferRows: c.bufferRows, seed: c.seed, scale, prefetch: c.prefetchParts, signal },
+          position,
+        ),
+      );
+    }
+    const take = async () => {
+      const item = await stream!.take();
+      position = item.position;
+      return item.batch;
+    };
+    // Resampling candidates come from the same stream: deterministic, and rows never repeat in an epoch.
+    const drawSample = async (rows: number): Promise<Float32Array> => {
+      const out = new Float32Array(rows * width);
+      for (let filled = 0; filled < rows; ) {
+        const batch = await take();
+        const n = Math.min(c.batchSize, rows - filled);
+        out.set(batch.subarray(0, n * width), filled * width);
+        filled += n;
+      }
+      return out;
+    };
+
+    let last = performance.now();
+    while (step < c.steps) {
+      if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
+      if (writeError) throw writeError;
+      const m = await trainer.step(await take());
+      step = m.step;
+      tokens = m.tokens;
+      let resampled = 0;
+      if (resampleAt.has(step)) {
+        const report = await trainer.resample({ inputs: await drawSample(c.resample.sampleRows) });
+        resampled = report.resampled.length;
+        resampleEvents++;
+        resampledFeatures += resampled;
+      }
+      const now = performance.now();
+      const record: StepRecord = { ...m, resampled, tokensPerSecond: c.batchSize / Math.max(1e-9, (now - last) / 1000), time: new Date().toISOString() };
+      last = now;
+      log.add(record);
+      recent.push(record);
+      if (recent.length > FINAL_WINDOW_STEPS) recent.shift();
+      o.onStep?.(record);
+
+      if (chunkEnds(step)) {
+        const chunk = log.takeChunk()!;
+        enqueue(() => log.write(chunk, signal));
+      }
+      if (step % c.checkpointEverySteps === 0 || step === c.steps) {
+        // One checkpoint in flight at most: bounds memory to one extra copy of the state.
+        await writes;
+        if (writeError) throw writeError;
+        const state = await trainer.state();
+        const info = { step, tokens, position, seed: c.seed, scale, fingerprint, resampleEvents, resampledFeatures };
+        enqueue(async () => {
+          pointer = await writeCheckpoint(store, layout, trainingId, state, info, pointer, signal);
+          o.onCheckpoint?.(pointer);
+        });
+      }
+    }
+    await writes;
+    if (writeError) throw writeError;
+
+    const keys = await writeDictionaryOutputs(store, layout, c, sae, await trainer.weights(), { scale, tokens, steps: step, resampleEvents, resampledFeatures }, signal);
+    const result: DictionaryResult = {
+      trainingId,
+      hook: c.hook,
+      arch: c.arch,
+      dIn: width,
+      dSae: c.dSae,
+      l1Coefficient: c.l1Coefficient,
+      k: c.k,
+      steps: step,
+      tokens,
+      resampleEvents,
+      resampledFeatures,
+      scale,
+      resumedFromStep,
+      final: await finalMetrics(o, trainingId, recent, c.steps),
+      keys: { ...keys, result: resultKey, metricsPrefix: layout.metricsPrefix(trainingId) },
+    };
+    // Last: its existence marks the dictionary complete.
+    await store.putJson(layout.bucket, resultKey, result, signal);
+    return result;
+  } finally {
+    await writes.catch(() => undefined);
+    await stream?.close();
+    await trainer.close();
+  }
+}
+
+/** Means over the last FINAL_WINDOW_STEPS steps; those before a resume are read back from S3. */
+async function finalMetrics(o: TrainDictionaryOptions, trainingId: string, recent: StepRecord[], steps: number): Promise<FinalMetrics> {
+  const want = Math.min(FINAL_WINDOW_STEPS, steps);
+  let window = recent;
+  if (window.length < want) {
+    const all = await readMetricRecords(o.store, o.layout, trainingId, o.signal);
+    window = all.filter((r) => r.step > steps - want);
+  }
+  const mean = (f: (r: StepRecord) => number | null) => {
+    const v = window.map(f).filter((x): x is number => x !== null && Number.isFinite(x));
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  return {
+    mse: mean((r) => r.mse) ?? 0,
+    fvu: mean((r) => r.fvu),
+    l0: mean((r) => r.l0) ?? 0,
+    l1: mean((r) => r.l1) ?? 0,
+    deadFraction: window.at(-1)?.deadFraction ?? 0,
+    denseFraction: mean((r) => r.denseFraction) ?? 0,
+    windowSteps: window.length,
+  };
+}

@@ -1,0 +1,178 @@
+// Durability of dictionary training on the real stack: a training worker (a child process) is
+// killed with SIGKILL after a checkpoint is in S3; another worker resumes from that checkpoint,
+// and the finished dictionary equals an uninterrupted training with the same seed.
+//
+// Tolerance: none. The weights are asserted bitwise equal (max |Δ| = 0), and so is every per-step
+// metric except wall-clock ones (time, tokens/s). The stream, the resampling draws and the init are
+// pure functions of the seed and checkpointed counters, the checkpoint holds the full trainer state
+// bit for bit, and the CPU step is deterministic for a fixed thread count (both workers run on
+// this machine with ORT's default threads).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { startTraining } from '../cli/train-commands.js';
+import { RunLayout } from '../core/storage/run-layout.js';
+import type { CheckpointPointer } from '../core/training/training-checkpoints.js';
+import type { TrainingConfigInput } from '../core/training/training-config-schema.js';
+import type { TrainSweepResult } from '../workflows/training-types.js';
+import { lastModifiedUnder, openHarness, quietLog, StopWaiting, THRESHER_CLI, waitFor, withTimeout, writeConfig, type Harness } from './test-support.js';
+import { maxAbsDiff, metricLines, parseSafetensors, SYNTHETIC_HOOK, writeSyntheticRun } from './training-support.js';
+
+let h: Harness | undefined;
+let output: string;
+const children = new Set<ChildProcess>();
+
+before(async () => {
+  h = await openHarness('training-resume');
+  // Workflows run here; training runs in child worker processes (and, for the reference, here).
+  await h.startWorkers(['orchestration']);
+  output = `s3://${h.bucket}/runs`;
+}, { timeout: 120_000 });
+
+after(async () => {
+  for (const child of children) await stopChild(child, 'SIGKILL');
+  await h?.close();
+});
+
+interface Child {
+  process: ChildProcess;
+  tail(): string;
+}
+
+function startTrainingChild(name: string): Child {
+  const home = path.join(h!.dir, 'children', name);
+  const child = spawn(process.execPath, [THRESHER_CLI, 'worker', '--roles', 'training'], {
+    // Metrics endpoints off: nothing here scrapes them, and a fixed port could be taken.
+    env: { ...h!.childEnv(home), THRESHER_METRICS_ADDRESS: 'off', THRESHER_TEMPORAL_METRICS_ADDRESS: 'off' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    lines.splice(0, Math.max(0, lines.length - 30));
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return { process: child, tail: () => lines.join('\n') };
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  await withTimeout(`worker pid ${child.pid} to exit after ${signal}`, 40_000, exited);
+}
+
+const STEPS = 1500;
+const EVERY = 150;
+
+function config(runId: string, sweepId: string): TrainingConfigInput {
+  return {
+    harvest: { runId, output },
+    sweepId,
+    hook: SYNTHETIC_HOOK,
+    sizes: [1024],
+    l1Coefficients: [1e-2],
+    lr: 2e-3,
+    batchSize: 256,
+    steps: STEPS,
+    seed: 7,
+    checkpointEverySteps: EVERY,
+    metricsChunkSteps: 100,
+    bufferRows: 2048,
+    normalise: true,
+    // One resampling before the kill (usually) and one after it: both must replay exactly.
+    resample: { steps: [300, 1200], deadWindowSteps: 50, sampleRows: 1000 },
+    heartbeatTimeoutSeconds: 5,
+    maxAttempts: 5,
+  };
+}
+
+test('a training worker killed with SIGKILL resumes from its checkpoint and ends bitwise equal to an uninterrupted run', { timeout: 240_000 }, async (t) => {
+  const runId = 'synthetic-resume';
+  const layout = new RunLayout(output, runId);
+  await writeSyntheticRun(h!.store, output, runId, { width: 64, shards: 4, partsPerShard: 2, rowsPerPart: 1500, nDirections: 48 });
+  const dir = path.join(h!.dir, 'configs');
+
+  // The reference: same settings and seed, never interrupted (an in-process training worker).
+  const refWorkers = await h!.startWorkers(['training']);
+  let reference: TrainSweepResult;
+  const t0 = Date.now();
+  try {
+    const ref = await startTraining(h!.services, await writeConfig(dir, 'reference', config(runId, 'reference')), quietLog, h!.client);
+    h!.track(ref.handle);
+    reference = await withTimeout('the uninterrupted training', 120_000, ref.handle.result());
+  } finally {
+    await refWorkers.stop();
+  }
+  t.diagnostic(`uninterrupted training of ${STEPS} steps took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const refDict = reference.dictionaries[0];
+  assert.equal(refDict.resumedFromStep, 0);
+
+  // The interrupted one: a child worker, killed once a checkpoint (not the last) is in S3.
+  const first = startTrainingChild('first');
+  const started = await startTraining(h!.services, await writeConfig(dir, 'killed', config(runId, 'killed')), quietLog, h!.client);
+  h!.track(started.handle);
+  const trainingId = 'killed-d1024-lambda0.01';
+  await waitFor('a checkpoint of the killed training', 120_000, async () => {
+    if (first.process.exitCode !== null) throw new StopWaiting(`the first worker exited early:\n${first.tail()}`);
+    const p = await h!.store.getJsonIfExists<CheckpointPointer>(layout.bucket, layout.checkpointPointerKey(trainingId));
+    if (p && p.step >= STEPS) throw new StopWaiting('the training finished before it could be killed; make it longer');
+    return p !== undefined && p.step >= 2 * EVERY;
+  }, 50);
+  await stopChild(first.process, 'SIGKILL');
+  const atKill = (await h!.store.getJson<CheckpointPointer>(layout.bucket, layout.checkpointPointerKey(trainingId))).step;
+  t.diagnostic(`killed the worker with the checkpoint at step ${atKill} in S3`);
+  assert.equal(await h!.store.head(layout.bucket, layout.dictionaryResultKey(trainingId)), undefined, 'not finished at the kill');
+  const chunksAtKill = await lastModifiedUnder(h!.store, layout.bucket, layout.metricsPrefix(trainingId));
+
+  const second = startTrainingChild('second');
+  const result = await withTimeout('the training after the kill', 150_000, started.handle.result()).catch((err: Error) => {
+    throw new Error(`${err.message}\nsecond worker said:\n${second.tail()}`);
+  });
+  await stopChild(second.process, 'SIGTERM');
+  assert.equal(result.status, 'completed');
+  const dict = result.dictionaries[0];
+  assert.equal(dict.resumedFromStep, atKill, 'the retry resumed from the checkpoint the killed worker left');
+
+  // The activity completed on a later attempt (the kill was noticed by the heartbeat timeout).
+  const history = await started.handle.fetchHistory();
+  const attempts = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 0] : []));
+  assert.ok(Math.max(...attempts) >= 2, `trained on a later attempt (attempts ${attempts.join(', ')})`);
+
+  // Bitwise equal weights (tolerance 0) and final metrics.
+  const a = parseSafetensors(await h!.store.getBytes(layout.bucket, refDict.keys.weights));
+  const b = parseSafetensors(await h!.store.getBytes(layout.bucket, dict.keys.weights));
+  for (const name of ['W_enc', 'W_dec', 'b_enc', 'b_dec']) {
+    const diff = maxAbsDiff(a.tensor(name), b.tensor(name));
+    assert.equal(diff, 0, `${name}: max |Δ| ${diff} between the resumed and the uninterrupted dictionary`);
+  }
+  assert.deepEqual(dict.final, refDict.final);
+  assert.deepEqual(
+    { steps: dict.steps, tokens: dict.tokens, scale: dict.scale, resampleEvents: dict.resampleEvents, resampledFeatures: dict.resampledFeatures },
+    { steps: refDict.steps, tokens: refDict.tokens, scale: refDict.scale, resampleEvents: refDict.resampleEvents, resampledFeatures: refDict.resampledFeatures },
+  );
+  assert.equal(dict.resampleEvents, 2);
+  t.diagnostic(`final: L0 ${dict.final.l0.toFixed(2)}, FVU ${dict.final.fvu?.toFixed(4)}, dead ${dict.final.deadFraction}, resampled ${dict.resampledFeatures}`);
+
+  // The metrics log: every step exactly once, each equal to the uninterrupted run's but for wall-clock fields.
+  const strip = ({ time: _t, tokensPerSecond: _s, ...rest }: Record<string, unknown>) => rest;
+  const got = (await metricLines(h!.store, layout, trainingId)).flatMap((c) => c.records);
+  const want = (await metricLines(h!.store, layout, refDict.trainingId)).flatMap((c) => c.records);
+  assert.deepEqual(got.map((r) => r.step), Array.from({ length: STEPS }, (_, i) => i + 1));
+  assert.deepEqual(got.map((r) => strip({ ...r })), want.map((r) => strip({ ...r })));
+
+  // The retry did not redo what the checkpoint covered: chunks up to it were not rewritten.
+  const chunksAfter = await lastModifiedUnder(h!.store, layout.bucket, layout.metricsPrefix(trainingId));
+  const covered = [...chunksAtKill].filter(([key]) => Number(/steps-(\d+)/.exec(key)![1]) <= atKill - 100 + 1);
+  assert.ok(covered.length > 0);
+  for (const [key, modified] of covered) assert.equal(chunksAfter.get(key), modified, `${key} was not rewritten`);
+
+  // Old checkpoints are cleaned up: the pointer's and the one before it remain.
+  const checkpoints: string[] = [];
+  for await (const o of h!.store.list(layout.bucket, layout.checkpointPrefix(trainingId))) checkpoints.push(o.key.slice(layout.checkpointPrefix(trainingId).length));
+  assert.deepEqual(checkpoints.sort(), ['latest.json', `step-${String(STEPS - EVERY).padStart(9, '0')}.safetensors`, `step-${String(STEPS).padStart(9, '0')}.safetensors`]);
+});
