@@ -87,7 +87,7 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
     const bar = new ProgressBar();
     // The run ends when its train stage does: the harvest's own time ends at phase 'stages'.
     let harvestEnd: number | undefined;
-    const training = new DemoTrainingWatch(client, started.config.runId);
+    const training = new DemoTrainingWatch(client, started.config.runId, monitoring.metrics.registry);
     const timer = setInterval(() => {
       if (harvestEnd !== undefined) return training.tick();
       started.handle.query<HarvestProgress>('progress').then((p) => {

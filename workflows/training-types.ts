@@ -63,7 +63,7 @@ export interface TrainingHeartbeat {
   steps: number;
 }
 
-/** Health of a finished dictionary, averaged over the last steps (see finalWindowSteps). */
+/** Health of a finished dictionary: means over its last steps (10%, at most 100; core/training/train-dictionary.ts). */
 export interface FinalMetrics {
   mse: number;
   /** null when the batches had no variance (JSON has no NaN). */

@@ -22,8 +22,12 @@ import { saeTrainerOptions, trainingFingerprint, type DictionaryConfig } from '.
 import { loadCheckpoint, readCheckpointPointer, writeCheckpoint, type CheckpointPointer } from './training-checkpoints.js';
 import { openTrainerThread } from './trainer-client.js';
 
-/** Steps the reported final metrics average over (at most the whole training). */
+/**
+ * Steps the reported final metrics average over: the last 10% of training, at most 100 steps
+ * (one batch is noisy; a long window would reach back to a worse dictionary).
+ */
 export const FINAL_WINDOW_STEPS = 100;
+export const finalWindow = (steps: number): number => Math.max(1, Math.min(FINAL_WINDOW_STEPS, Math.ceil(steps / 10)));
 
 export interface TrainDictionaryOptions {
   store: ObjectStore;
@@ -134,7 +138,7 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
       last = now;
       log.add(record);
       recent.push(record);
-      if (recent.length > FINAL_WINDOW_STEPS) recent.shift();
+      if (recent.length > finalWindow(c.steps)) recent.shift();
       o.onStep?.(record);
 
       if (chunkEnds(step)) {
@@ -184,9 +188,9 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
   }
 }
 
-/** Means over the last FINAL_WINDOW_STEPS steps; those before a resume are read back from S3. */
+/** Means over the last finalWindow(steps) steps; those before a resume are read back from S3. */
 async function finalMetrics(o: TrainDictionaryOptions, trainingId: string, recent: StepRecord[], steps: number): Promise<FinalMetrics> {
-  const want = Math.min(FINAL_WINDOW_STEPS, steps);
+  const want = finalWindow(steps);
   let window = recent;
   if (window.length < want) {
     const all = await readMetricRecords(o.store, o.layout, trainingId, o.signal);
