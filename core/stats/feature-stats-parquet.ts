@@ -1,0 +1,127 @@
+// Per-feature statistics as one Parquet file, one row per feature, for the browser and for
+// notebooks (pandas / DuckDB read it without Thresher). Histogram counts are separate INT64
+// columns hist_00, hist_01, … so any tool can read them without list support (list columns are
+// also far slower in every Parquet library we measured); the bins' lower edges are in the footer.
+// Example references are JSON strings: they are small, ragged and only ever read whole.
+import { parquetMetadata, parquetReadObjects, type KeyValue } from 'hyparquet';
+import { ByteWriter, parquetWrite, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
+import type { ExampleRef, FeatureSummary, IntervalExamples } from './feature-summary.js';
+
+export const FEATURE_STATS_FORMAT = 'feature-stats/v1';
+
+const META = {
+  format: 'thresher.format',
+  tokens: 'thresher.tokens',
+  binLowerEdges: 'thresher.hist_lower_edges',
+} as const;
+
+export interface FeatureStatsRow {
+  feature: number;
+  firingCount: number;
+  density: number;
+  meanAct: number;
+  maxAct: number;
+  histogram: number[];
+  top: ExampleRef[];
+  intervals: IntervalExamples[];
+}
+
+export interface FeatureStatsFile {
+  tokens: number;
+  binLowerEdges: number[];
+  rows: FeatureStatsRow[];
+}
+
+export interface EncodeFeatureStatsOptions {
+  /** Interval examples: number of equal intervals of [0, max]. Default 11 (as in the paper). */
+  intervals?: number;
+  /** Examples per interval. Default: the summary's reservoirPerBin. */
+  perInterval?: number;
+  /** Extra footer key/values (e.g. run id, dictionary key). */
+  kvMetadata?: Record<string, string>;
+}
+
+const histColumn = (b: number, bins: number): string => `hist_${String(b).padStart(String(bins - 1).length, '0')}`;
+
+export function encodeFeatureStats(summary: FeatureSummary, options: EncodeFeatureStatsOptions = {}): Uint8Array {
+  const { dSae, bins } = summary;
+  const feature = new Int32Array(dSae);
+  const firingCount = new BigInt64Array(dSae);
+  const density = new Float64Array(dSae);
+  const meanAct = new Float64Array(dSae);
+  const maxAct = new Float64Array(dSae);
+  const hist = Array.from({ length: bins }, () => new BigInt64Array(dSae));
+  const top = new Array<string>(dSae);
+  const intervals = new Array<string>(dSae);
+  for (let i = 0; i < dSae; i++) {
+    const v = summary.view(i, options.intervals, options.perInterval);
+    feature[i] = i;
+    firingCount[i] = BigInt(v.firingCount);
+    density[i] = v.density;
+    meanAct[i] = v.meanAct;
+    maxAct[i] = v.maxAct;
+    for (let b = 0; b < bins; b++) hist[b][i] = BigInt(v.histogram[b]);
+    top[i] = JSON.stringify(v.top);
+    intervals[i] = JSON.stringify(v.intervals);
+  }
+  const required = 'REQUIRED' as const;
+  const leaf = (name: string, type: 'INT32' | 'INT64' | 'DOUBLE'): SchemaElement => ({ name, type, repetition_type: required });
+  const json = (name: string): SchemaElement =>
+    ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: required });
+  const histNames = hist.map((_, b) => histColumn(b, bins));
+  const leaves: SchemaElement[] = [
+    leaf('feature', 'INT32'), leaf('firing_count', 'INT64'), leaf('density', 'DOUBLE'), leaf('mean_act', 'DOUBLE'), leaf('max_act', 'DOUBLE'),
+    ...histNames.map((n) => leaf(n, 'INT64')),
+    json('top_examples'), json('interval_examples'),
+  ];
+  const columnData: ColumnSource[] = [
+    { name: 'feature', data: feature },
+    { name: 'firing_count', data: firingCount },
+    { name: 'density', data: density },
+    { name: 'mean_act', data: meanAct },
+    { name: 'max_act', data: maxAct },
+    ...hist.map((data, b): ColumnSource => ({ name: histNames[b], data })),
+    // JSON min/max statistics would be meaningless and bloat the footer.
+    { name: 'top_examples', data: top, statistics: false },
+    { name: 'interval_examples', data: intervals, statistics: false },
+  ];
+  const kvMetadata: KeyValue[] = [
+    { key: META.format, value: FEATURE_STATS_FORMAT },
+    { key: META.tokens, value: String(summary.tokens) },
+    { key: META.binLowerEdges, value: JSON.stringify(summary.binLowerEdges) },
+    ...Object.entries(options.kvMetadata ?? {}).map(([key, value]) => ({ key, value })),
+  ];
+  const writer = new ByteWriter();
+  parquetWrite({
+    writer, columnData, schema: [{ name: 'root', num_children: leaves.length }, ...leaves],
+    codec: 'SNAPPY', kvMetadata, createdBy: 'thresher feature-stats',
+  });
+  return writer.getBytes();
+}
+
+/** Reads a whole feature-stats file back (tests, small dictionaries). */
+export async function readFeatureStats(bytes: Uint8Array): Promise<FeatureStatsFile> {
+  const file = {
+    byteLength: bytes.byteLength,
+    slice: (start: number, end = bytes.byteLength) => bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer,
+  };
+  const metadata = parquetMetadata(file.slice(0));
+  const kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value ?? '']));
+  if (kv.get(META.format) !== FEATURE_STATS_FORMAT) {
+    throw new Error(`not a feature-stats file: ${META.format} is ${JSON.stringify(kv.get(META.format))}, expected ${FEATURE_STATS_FORMAT}`);
+  }
+  const binLowerEdges = JSON.parse(kv.get(META.binLowerEdges) ?? '[]') as number[];
+  const histNames = binLowerEdges.map((_, b) => histColumn(b, binLowerEdges.length));
+  const objects = await parquetReadObjects({ file, metadata });
+  const rows = objects.map((o): FeatureStatsRow => ({
+    feature: Number(o.feature),
+    firingCount: Number(o.firing_count),
+    density: Number(o.density),
+    meanAct: Number(o.mean_act),
+    maxAct: Number(o.max_act),
+    histogram: histNames.map((n) => Number(o[n])),
+    top: JSON.parse(String(o.top_examples)) as ExampleRef[],
+    intervals: JSON.parse(String(o.interval_examples)) as IntervalExamples[],
+  }));
+  return { tokens: Number(kv.get(META.tokens)), binLowerEdges, rows };
+}

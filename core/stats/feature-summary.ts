@@ -1,0 +1,308 @@
+// A mergeable per-feature summary of encoded activations: the state the statistics stage keeps
+// while it streams activation parts through the SAE encoder. Each part can be summarised on its
+// own and the summaries merged in any order or grouping (merge is associative and commutative),
+// so parts may be processed in parallel and retried.
+//
+// Per feature it keeps: firing count (act > 0), Σact and max; a histogram on fixed log-spaced
+// edges (activation-histogram.ts); the top-k activating tokens; small samples of tokens for the
+// paper's "examples from 11 intervals of [0, max]"; and, when rows carry labels, firing counts
+// per label (for genre precision/recall, genre-scores.ts). Per run it keeps
+// the token count and tokens per label.
+//
+// Interval examples. The 11 equal intervals of [0, max] are only known once max is, at the end;
+// interval-reservoir.ts keeps a mergeable sample per feature from which they are resolved at
+// finalisation (its header documents the approach and its limits).
+//
+// Memory: per feature (k + 44·R) example slots and `bins` counters, fixed at construction;
+// plus one counter per feature per distinct label. Nothing grows with the number of rows.
+//
+// Assumption: each token is added once across all summaries that are merged (a token seen twice
+// counts twice, and could occupy two top-k slots).
+import { referenceForward } from '../sae/reference-forward.js';
+import type { SaeArch } from '../sae/sae-config.js';
+import type { SaeWeights } from '../sae/sae-weights.js';
+import {
+  histogramBin, histogramBinCount, histogramLowerEdges, resolveHistogram, type HistogramSpec,
+} from './activation-histogram.js';
+import { ExampleSlots, lowestKeyFirst, offer, strongestFirst, tokenKey, type ExampleRef } from './example-slots.js';
+import { IntervalReservoir } from './interval-reservoir.js';
+
+export type { ExampleRef } from './example-slots.js';
+
+/** Provenance of each encoded row, as an activation part stores it (one shard per part). */
+export interface RowProvenance {
+  shard: number;
+  doc: ArrayLike<number>;
+  context: ArrayLike<number>;
+  position: ArrayLike<number>;
+  token: ArrayLike<number>;
+  /** Optional ground-truth label per row (e.g. the corpus genre). */
+  label?: readonly string[];
+}
+
+export interface FeatureSummaryOptions {
+  dSae: number;
+  /** Top activating tokens kept per feature. Default 20. */
+  topK?: number;
+  /** Tokens kept per feature per reservoir bucket (44 buckets) for interval examples. Default 4 (max 255). */
+  reservoirPerBucket?: number;
+  /** Histogram edges; must be equal for summaries that are merged. Default DEFAULT_HISTOGRAM. */
+  histogram?: Partial<HistogramSpec>;
+}
+
+export interface IntervalExamples {
+  lo: number;
+  /** Exclusive, except for the last interval, which includes max. */
+  hi: number;
+  /** Sorted by activation, ascending. */
+  examples: ExampleRef[];
+}
+
+/** Everything the per-feature view shows, resolved from a summary. */
+export interface FeatureView {
+  feature: number;
+  firingCount: number;
+  /** firingCount / tokens; 0 when no tokens were seen. */
+  density: number;
+  /** Mean activation over the tokens where the feature fired (0 when it never fired). */
+  meanAct: number;
+  maxAct: number;
+  /** Counts per bin; the bins' lower edges are FeatureSummary.binLowerEdges. */
+  histogram: number[];
+  /** Strongest first. */
+  top: ExampleRef[];
+  intervals: IntervalExamples[];
+}
+
+export interface LabelCounts {
+  label: string;
+  /** Tokens carrying this label. */
+  tokens: number;
+  /** Per feature: firing tokens carrying this label. */
+  firing: Float64Array;
+}
+
+export class FeatureSummary {
+  readonly dSae: number;
+  readonly topK: number;
+  readonly reservoirPerBucket: number;
+  readonly histogramSpec: HistogramSpec;
+  readonly bins: number;
+
+  tokens = 0;
+  /** Counts as float64: exact up to 2^53, beyond any run. */
+  readonly firing: Float64Array;
+  readonly sum: Float64Array;
+  readonly max: Float64Array;
+  /** [d_sae × bins]. */
+  readonly histogram: Float64Array;
+  private readonly top: ExampleSlots;
+  private readonly topFill: Uint16Array;
+  /** Weakest activation in a full top-k list; 0 until the list is full. */
+  private readonly topFloor: Float64Array;
+  private readonly reservoir: IntervalReservoir;
+  private readonly labelTokens = new Map<string, number>();
+  private readonly labelFiring = new Map<string, Float64Array>();
+  /** One-slot scratch holding the candidate example, so the hot loop allocates nothing. */
+  private readonly candidate = new ExampleSlots(1);
+
+  constructor(options: FeatureSummaryOptions) {
+    const { dSae, topK = 20, reservoirPerBucket = 4 } = options;
+    if (!Number.isInteger(dSae) || dSae < 1) throw new RangeError(`dSae must be a positive integer, got ${dSae}`);
+    if (!Number.isInteger(topK) || topK < 1 || topK > 0xffff) throw new RangeError(`topK must be an integer in [1, 65535], got ${topK}`);
+    if (!Number.isInteger(reservoirPerBucket) || reservoirPerBucket < 1 || reservoirPerBucket > 0xff) {
+      throw new RangeError(`reservoirPerBucket must be an integer in [1, 255], got ${reservoirPerBucket}`);
+    }
+    this.dSae = dSae;
+    this.topK = topK;
+    this.reservoirPerBucket = reservoirPerBucket;
+    this.histogramSpec = resolveHistogram(options.histogram);
+    this.bins = histogramBinCount(this.histogramSpec);
+    this.firing = new Float64Array(dSae);
+    this.sum = new Float64Array(dSae);
+    this.max = new Float64Array(dSae);
+    this.histogram = new Float64Array(dSae * this.bins);
+    this.top = new ExampleSlots(dSae * topK);
+    this.topFill = new Uint16Array(dSae);
+    this.topFloor = new Float64Array(dSae);
+    this.reservoir = new IntervalReservoir(dSae, reservoirPerBucket);
+  }
+
+  get options(): Required<FeatureSummaryOptions> {
+    return { dSae: this.dSae, topK: this.topK, reservoirPerBucket: this.reservoirPerBucket, histogram: { ...this.histogramSpec } };
+  }
+
+  get binLowerEdges(): number[] {
+    return histogramLowerEdges(this.histogramSpec);
+  }
+
+  /** Bytes held by the summary's arrays (the memory-bound check). */
+  get byteLength(): number {
+    let labels = 0;
+    for (const f of this.labelFiring.values()) labels += f.byteLength;
+    return this.firing.byteLength + this.sum.byteLength + this.max.byteLength + this.histogram.byteLength
+      + this.top.byteLength + this.topFill.byteLength + this.topFloor.byteLength + this.reservoir.byteLength + labels;
+  }
+
+  /**
+   * Adds encoded rows: `acts` is [rows × d_sae] feature activations, row-major. Values that are
+   * not > 0 (including NaN) count as not firing.
+   */
+  add(acts: ArrayLike<number>, rows: RowProvenance): void {
+    const n = rows.doc.length;
+    if (acts.length !== n * this.dSae) {
+      throw new RangeError(`acts has ${acts.length} values but ${n} rows × d_sae ${this.dSae} need ${n * this.dSae}`);
+    }
+    for (const name of ['context', 'position', 'token'] as const) {
+      if (rows[name].length !== n) throw new RangeError(`rows.${name} has ${rows[name].length} entries, rows.doc has ${n}`);
+    }
+    if (rows.label && rows.label.length !== n) throw new RangeError(`rows.label has ${rows.label.length} entries, rows.doc has ${n}`);
+    const { dSae, bins } = this;
+    const c = this.candidate;
+    c.shard[0] = rows.shard;
+    for (let r = 0; r < n; r++) {
+      this.tokens++;
+      let labelFiring: Float64Array | undefined;
+      if (rows.label) {
+        const label = rows.label[r];
+        this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + 1);
+        labelFiring = this.firingFor(label);
+      }
+      c.doc[0] = rows.doc[r];
+      c.context[0] = rows.context[r];
+      c.position[0] = rows.position[r];
+      c.token[0] = rows.token[r];
+      const base = r * dSae;
+      for (let i = 0; i < dSae; i++) {
+        const a = acts[base + i];
+        if (!(a > 0)) continue;
+        this.firing[i]++;
+        this.sum[i] += a;
+        if (a > this.max[i]) this.max[i] = a;
+        const bin = histogramBin(this.histogramSpec, a);
+        this.histogram[i * bins + bin]++;
+        if (labelFiring) labelFiring[i]++;
+        c.act[0] = a;
+        c.key[0] = tokenKey(i, c.shard[0], c.doc[0], c.context[0], c.position[0]);
+        // Fast reject: once the list is full, anything weaker than its weakest entry cannot enter.
+        if (a >= this.topFloor[i]) this.offerTop(i, c, 0);
+        this.reservoir.offer(i, c, 0);
+      }
+    }
+  }
+
+  private offerTop(feature: number, from: ExampleSlots, j: number): void {
+    const { topK } = this;
+    const base = feature * topK;
+    const fill = (this.topFill[feature] = offer(this.top, base, this.topFill[feature], topK, from, j, strongestFirst));
+    if (fill < topK) return;
+    let floor = Infinity;
+    for (let s = base; s < base + topK; s++) if (this.top.act[s] < floor) floor = this.top.act[s];
+    this.topFloor[feature] = floor;
+  }
+
+  private firingFor(label: string): Float64Array {
+    let firing = this.labelFiring.get(label);
+    if (!firing) this.labelFiring.set(label, (firing = new Float64Array(this.dSae)));
+    return firing;
+  }
+
+  /** Adds `other` into this summary (in place); returns this. */
+  mergeFrom(other: FeatureSummary): this {
+    const same = JSON.stringify(this.options) === JSON.stringify(other.options);
+    if (!same) throw new RangeError(`cannot merge summaries with different options: ${JSON.stringify(this.options)} vs ${JSON.stringify(other.options)}`);
+    const { dSae, bins, topK } = this;
+    this.tokens += other.tokens;
+    for (let i = 0; i < dSae; i++) {
+      this.firing[i] += other.firing[i];
+      this.sum[i] += other.sum[i];
+      if (other.max[i] > this.max[i]) this.max[i] = other.max[i];
+      for (let s = 0; s < other.topFill[i]; s++) this.offerTop(i, other.top, i * topK + s);
+    }
+    for (let cell = 0; cell < dSae * bins; cell++) this.histogram[cell] += other.histogram[cell];
+    this.reservoir.mergeFrom(other.reservoir);
+    for (const [label, tokens] of other.labelTokens) {
+      this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + tokens);
+      const mine = this.firingFor(label);
+      const theirs = other.labelFiring.get(label)!;
+      for (let i = 0; i < dSae; i++) mine[i] += theirs[i];
+    }
+    return this;
+  }
+
+  clone(): FeatureSummary {
+    return new FeatureSummary(this.options).mergeFrom(this);
+  }
+
+  /** Labels seen, sorted by name, with their token and per-feature firing counts. */
+  labels(): LabelCounts[] {
+    return [...this.labelTokens.keys()].sort().map((label) => ({
+      label, tokens: this.labelTokens.get(label)!, firing: this.labelFiring.get(label)!,
+    }));
+  }
+
+  topExamples(feature: number): ExampleRef[] {
+    this.checkFeature(feature);
+    const out: number[] = [];
+    for (let s = 0; s < this.topFill[feature]; s++) out.push(feature * this.topK + s);
+    out.sort((i, j) => strongestFirst(this.top, i, this.top, j));
+    return out.map((i) => this.top.ref(i));
+  }
+
+  /**
+   * The paper's interval examples: [0, max] cut into `intervals` equal intervals, up to
+   * `perInterval` kept tokens in each (see the limits at the top of this file).
+   */
+  intervalExamples(feature: number, intervals = 11, perInterval = this.reservoirPerBucket): IntervalExamples[] {
+    this.checkFeature(feature);
+    if (!Number.isInteger(intervals) || intervals < 1) throw new RangeError(`intervals must be a positive integer, got ${intervals}`);
+    const max = this.max[feature];
+    const width = max / intervals;
+    const groups: number[][] = Array.from({ length: intervals }, () => []);
+    const kept = this.reservoir.examples;
+    if (max > 0) {
+      for (const slot of this.reservoir.samples(feature)) groups[Math.min(Math.floor(kept.act[slot] / width), intervals - 1)].push(slot);
+    }
+    return groups.map((slots, j) => {
+      slots.sort((a, b) => lowestKeyFirst(kept, a, kept, b));
+      const chosen = slots.slice(0, perInterval).map((s) => kept.ref(s));
+      chosen.sort((a, b) => a.act - b.act);
+      return { lo: j * width, hi: j === intervals - 1 ? max : (j + 1) * width, examples: chosen };
+    });
+  }
+
+  view(feature: number, intervals = 11, perInterval = this.reservoirPerBucket): FeatureView {
+    this.checkFeature(feature);
+    const firingCount = this.firing[feature];
+    return {
+      feature,
+      firingCount,
+      density: this.tokens > 0 ? firingCount / this.tokens : 0,
+      meanAct: firingCount > 0 ? this.sum[feature] / firingCount : 0,
+      maxAct: this.max[feature],
+      histogram: Array.from(this.histogram.subarray(feature * this.bins, (feature + 1) * this.bins)),
+      top: this.topExamples(feature),
+      intervals: this.intervalExamples(feature, intervals, perInterval),
+    };
+  }
+
+  private checkFeature(feature: number): void {
+    if (!Number.isInteger(feature) || feature < 0 || feature >= this.dSae) {
+      throw new RangeError(`feature ${feature} is outside [0, ${this.dSae})`);
+    }
+  }
+}
+
+/** A new summary equal to a followed by b; neither input changes. Associative and commutative. */
+export function mergeSummaries(a: FeatureSummary, b: FeatureSummary): FeatureSummary {
+  return a.clone().mergeFrom(b);
+}
+
+/**
+ * Feature activations [rows × d_sae] of `values` [rows × d_in] by the plain-loop reference
+ * forward pass — for tests and small inputs; the stage runs the ONNX encoder model instead.
+ */
+export function encodeRows(weights: SaeWeights, values: Float32Array, arch: SaeArch = 'l1', k = 1): Float32Array {
+  const fw = referenceForward(weights, values, { arch, k, l1Coefficient: 0, kAux: 1, auxKCoefficient: 0 });
+  return Float32Array.from(fw.f);
+}

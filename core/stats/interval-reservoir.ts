@@ -1,0 +1,122 @@
+// Samples of firing tokens from which the paper's "examples from 11 equal intervals of [0, max]"
+// are drawn at the end, although max is unknown while tokens stream in, and although parts are
+// summarised separately and merged.
+//
+// Per feature: RESERVOIR_BUCKETS equal buckets of [0, M), where M is the smallest power of two
+// above every activation seen so far; each bucket keeps a bottom-R sample — the R tokens with the
+// smallest hash priority (tokenKey), a reproducible pseudo-random choice. When an activation ≥ M
+// arrives, M doubles (as often as needed) and adjacent bucket pairs coalesce into one, keeping the
+// bottom-R of their union. Bottom-R of a union equals bottom-R of the parts' bottom-Rs, so the
+// state depends only on the set of tokens seen: merging in any order or grouping is exact.
+//
+// Why 44 buckets: max ∈ [M/2, M), so an interval of [0, max] is max/11 ≥ M/22 wide = at least two
+// bucket widths, hence it always contains one whole bucket; with ≤ 11 intervals no interval can
+// fall entirely between kept samples of a bucket that has tokens in it.
+//
+// Limits: (1) an interval's examples are not a uniform sample of its tokens: each bucket offers up
+// to R tokens whatever its population, and a bucket straddling an interval edge offers only the
+// part of its sample on each side; (2) an interval whose only tokens lie in straddling buckets can
+// come out empty when their samples fell on the other side; (3) with more than 11 intervals the
+// whole-bucket guarantee no longer holds.
+import { ExampleSlots, lowestKeyFirst, offer } from './example-slots.js';
+
+export const RESERVOIR_BUCKETS = 44;
+
+/** Exponent marking a feature with no samples yet. */
+const EMPTY = -0x8000;
+
+export class IntervalReservoir {
+  private readonly slots: ExampleSlots;
+  private readonly fill: Uint8Array;
+  /** Per feature: log2 M (EMPTY before the first sample). */
+  private readonly exp: Int16Array;
+
+  constructor(readonly dSae: number, readonly perBucket: number) {
+    this.slots = new ExampleSlots(dSae * RESERVOIR_BUCKETS * perBucket);
+    this.fill = new Uint8Array(dSae * RESERVOIR_BUCKETS);
+    this.exp = new Int16Array(dSae).fill(EMPTY);
+  }
+
+  get byteLength(): number {
+    return this.slots.byteLength + this.fill.byteLength + this.exp.byteLength;
+  }
+
+  /** Offers example `j` of `from` (a firing of `feature`, act > 0 and finite) to its bucket. */
+  offer(feature: number, from: ExampleSlots, j: number): void {
+    const act = from.act[j];
+    if (!(act > 0 && act < Infinity)) return;
+    if (this.exp[feature] === EMPTY) this.exp[feature] = exponentAbove(act);
+    while (act >= 2 ** this.exp[feature]) this.coalesce(feature);
+    this.offerToBucket(feature, this.bucketOf(feature, act), from, j);
+  }
+
+  /** Adds `other`'s samples (same dSae and perBucket) into this one. */
+  mergeFrom(other: IntervalReservoir): void {
+    const R = this.perBucket;
+    for (let i = 0; i < this.dSae; i++) {
+      const theirs = other.exp[i];
+      if (theirs === EMPTY) continue;
+      if (this.exp[i] === EMPTY) this.exp[i] = theirs;
+      while (this.exp[i] < theirs) this.coalesce(i);
+      // Their bucket b covers [b·M'/B, (b+1)·M'/B); ours are 2^shift times wider.
+      const shift = this.exp[i] - theirs;
+      for (let b = 0; b < RESERVOIR_BUCKETS; b++) {
+        const cell = i * RESERVOIR_BUCKETS + b;
+        for (let s = 0; s < other.fill[cell]; s++) this.offerToBucket(i, b >> shift, other.slots, cell * R + s);
+      }
+    }
+  }
+
+  /** Slots of all samples kept for `feature`, read through act()/ref()/compare(). */
+  samples(feature: number): number[] {
+    const out: number[] = [];
+    for (let b = 0; b < RESERVOIR_BUCKETS; b++) {
+      const cell = feature * RESERVOIR_BUCKETS + b;
+      for (let s = 0; s < this.fill[cell]; s++) out.push(cell * this.perBucket + s);
+    }
+    return out;
+  }
+
+  get examples(): ExampleSlots {
+    return this.slots;
+  }
+
+  private bucketOf(feature: number, act: number): number {
+    // act·B is exact for float32 activations (24 + 6 bits), and dividing by a power of two is exact.
+    return Math.min(Math.floor((act * RESERVOIR_BUCKETS) / 2 ** this.exp[feature]), RESERVOIR_BUCKETS - 1);
+  }
+
+  private offerToBucket(feature: number, bucket: number, from: ExampleSlots, j: number): void {
+    const cell = feature * RESERVOIR_BUCKETS + bucket;
+    this.fill[cell] = offer(this.slots, cell * this.perBucket, this.fill[cell], this.perBucket, from, j, lowestKeyFirst);
+  }
+
+  /** Doubles M for `feature`: new bucket b = old buckets 2b and 2b+1. In place, ascending b. */
+  private coalesce(feature: number): void {
+    const R = this.perBucket;
+    const base = feature * RESERVOIR_BUCKETS;
+    // New bucket b reads old 2b and 2b+1 (≥ b); old b was already read by new b/2 < b, so
+    // ascending order never reads a bucket after overwriting it.
+    for (let b = 0; b < RESERVOIR_BUCKETS / 2; b++) {
+      const lo = base + 2 * b;
+      const hi = lo + 1;
+      const dst = base + b;
+      const loFill = this.fill[lo];
+      const hiFill = this.fill[hi];
+      if (b > 0) for (let s = 0; s < loFill; s++) this.slots.copy(dst * R + s, this.slots, lo * R + s);
+      let fill = loFill;
+      for (let s = 0; s < hiFill; s++) fill = offer(this.slots, dst * R, fill, R, this.slots, hi * R + s, lowestKeyFirst);
+      this.fill[dst] = fill;
+    }
+    this.fill.fill(0, base + RESERVOIR_BUCKETS / 2, base + RESERVOIR_BUCKETS);
+    this.exp[feature]++;
+  }
+}
+
+/** The e with 2^(e−1) ≤ act < 2^e. */
+function exponentAbove(act: number): number {
+  let e = Math.floor(Math.log2(act)) + 1;
+  while (2 ** (e - 1) > act) e--;
+  while (2 ** e <= act) e++;
+  return e;
+}
