@@ -1,11 +1,12 @@
 // Finds `prometheus` and `promtool`, installing Debian's `prometheus` package (which ships both)
 // when they are missing and this process may: root, with apt-get. See GUIDE §6.
 import { execFile } from 'node:child_process';
-import { constants as fsConstants, existsSync } from 'node:fs';
-import { access, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { log } from './processes.js';
+import { isExecutable } from './service-binaries.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -106,14 +107,5 @@ async function aptInstall(attempts: string[]): Promise<void> {
     if (!(await run(install)) && (await run(['update']))) await run(install);
   } finally {
     if (ownPolicy) await rm(policy, { force: true });
-  }
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    await access(file, fsConstants.X_OK);
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
   }
 }

@@ -146,7 +146,7 @@ async function pythonScriptDirs(): Promise<string[]> {
   }
 }
 
-async function isExecutable(file: string): Promise<boolean> {
+export async function isExecutable(file: string): Promise<boolean> {
   try {
     await access(file, fsConstants.X_OK);
     return (await stat(file)).isFile();

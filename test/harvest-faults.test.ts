@@ -2,7 +2,6 @@
 // fail once (never retried) and are harvested after a fix and `run resume`, and config mistakes
 // that are refused before anything is written.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -24,17 +23,18 @@ import {
   openHarness,
   quietLog,
   StopWaiting,
-  THRESHER_CLI,
   uploadDemoCorpus,
   waitFor,
   withTimeout,
   writeConfig,
   type Harness,
+  startChildWorker,
+  stopAllChildWorkers,
+  stopChild,
 } from './test-support.js';
 
 let h: Harness | undefined;
 let output: string;
-const children = new Set<ChildProcess>();
 
 before(async () => {
   h = await openHarness('harvest-faults');
@@ -44,42 +44,14 @@ before(async () => {
 }, { timeout: 120_000 });
 
 after(async () => {
-  for (const child of children) await stopChild(child, 'SIGKILL');
+  await stopAllChildWorkers();
   await h?.close();
 });
 
 // ------------------------------------------------------------------------------------- helpers
 
-interface Child {
-  process: ChildProcess;
-  /** The last lines it wrote, for failure messages. */
-  tail(): string;
-}
 
-function startHarvestChild(name: string): Child {
-  const home = path.join(h!.dir, 'children', name);
-  const child = spawn(process.execPath, [THRESHER_CLI, 'worker', '--roles', 'harvest'], {
-    env: { ...h!.childEnv(home), THRESHER_HARVEST_SLOTS: '2' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    lines.splice(0, Math.max(0, lines.length - 30));
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { process: child, tail: () => lines.join('\n') };
-}
 
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  await withTimeout(`worker pid ${child.pid} to exit after ${signal}`, 40_000, exited);
-}
 
 const decodePayload = <T>(p: { data?: Uint8Array | null } | undefined | null): T => JSON.parse(Buffer.from(p!.data!).toString('utf8')) as T;
 
@@ -164,7 +136,7 @@ test('a harvest worker killed with SIGKILL mid-shard: the shard resumes on anoth
     output: { path: output, partMiB: 0.05 },
   });
   const layout = new RunLayout(output, runId);
-  const first = startHarvestChild('first');
+  const first = startChildWorker(h!, 'first', ['harvest'], { THRESHER_HARVEST_SLOTS: '2' });
   const started = await startRun(h!.services, await writeConfig(path.join(h!.dir, 'configs'), runId, config), quietLog, h!.client);
   h!.track(started.handle);
   const { handle } = started;
@@ -202,7 +174,7 @@ test('a harvest worker killed with SIGKILL mid-shard: the shard resumes on anoth
   assert.equal(kept.length, target.committed * 2, `parts 0..${target.committed - 1} of both hooks existed at the kill`);
   assert.equal(await h!.store.head(layout.bucket, layout.manifestKey(target.shard)), undefined, 'no manifest yet at the kill');
 
-  const second = startHarvestChild('second');
+  const second = startChildWorker(h!, 'second', ['harvest'], { THRESHER_HARVEST_SLOTS: '2' });
   const result = await withTimeout('the run after the kill', 150_000, handle.result()).catch((err: Error) => {
     throw new Error(`${err.message}\nsecond worker said:\n${second.tail()}`);
   });

@@ -1,6 +1,7 @@
 // Shared helpers for the tests that run real harvests: a private local stack (Temporal dev server +
 // SeaweedFS S3), one workflow bundle per test file, in-process workers, config files and the demo
 // corpus in S3, and bounded condition polls. Not a test file itself (no `.test.` in its name).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -321,4 +322,47 @@ export function halfToNumber(h: number): number {
   if (exp === 0) return sign * frac * 2 ** -24;
   if (exp === 31) return frac ? NaN : sign * Infinity;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+// ---------------------------------------------------------------------------- child workers
+
+export interface ChildWorker {
+  process: ChildProcess;
+  /** The last lines it wrote, for failure messages. */
+  tail(): string;
+}
+
+const liveChildren = new Set<ChildProcess>();
+
+/**
+ * A `thresher worker` in its own process, pointed at the harness's stack: the only way a test can
+ * SIGKILL a worker mid-task. Call stopAllChildWorkers() in after().
+ */
+export function startChildWorker(h: Harness, name: string, roles: WorkerRole[], env: NodeJS.ProcessEnv = {}): ChildWorker {
+  const home = path.join(h.dir, 'children', name);
+  const child = spawn(process.execPath, [THRESHER_CLI, 'worker', '--roles', roles.join(',')], {
+    env: { ...h.childEnv(home), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    lines.splice(0, Math.max(0, lines.length - 30));
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return { process: child, tail: () => lines.join('\n') };
+}
+
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  await withTimeout(`worker pid ${child.pid} to exit after ${signal}`, 40_000, exited);
+}
+
+export async function stopAllChildWorkers(): Promise<void> {
+  for (const child of [...liveChildren]) await stopChild(child, 'SIGKILL');
 }

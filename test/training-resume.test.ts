@@ -8,7 +8,6 @@
 // bit for bit, and the CPU step is deterministic for a fixed thread count (both workers run on
 // this machine with ORT's default threads).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTraining } from '../cli/train-commands.js';
@@ -16,12 +15,11 @@ import { RunLayout } from '../core/storage/run-layout.js';
 import type { CheckpointPointer } from '../core/training/training-checkpoints.js';
 import type { TrainingConfigInput } from '../core/training/training-config-schema.js';
 import type { TrainSweepResult } from '../workflows/training-types.js';
-import { lastModifiedUnder, openHarness, quietLog, StopWaiting, THRESHER_CLI, waitFor, withTimeout, writeConfig, type Harness } from './test-support.js';
+import { lastModifiedUnder, openHarness, quietLog, StopWaiting, waitFor, withTimeout, writeConfig, type Harness, startChildWorker, stopAllChildWorkers, stopChild } from './test-support.js';
 import { maxAbsDiff, metricLines, parseSafetensors, SYNTHETIC_HOOK, writeSyntheticRun } from './training-support.js';
 
 let h: Harness | undefined;
 let output: string;
-const children = new Set<ChildProcess>();
 
 before(async () => {
   h = await openHarness('training-resume');
@@ -31,40 +29,12 @@ before(async () => {
 }, { timeout: 120_000 });
 
 after(async () => {
-  for (const child of children) await stopChild(child, 'SIGKILL');
+  await stopAllChildWorkers();
   await h?.close();
 });
 
-interface Child {
-  process: ChildProcess;
-  tail(): string;
-}
 
-function startTrainingChild(name: string): Child {
-  const home = path.join(h!.dir, 'children', name);
-  const child = spawn(process.execPath, [THRESHER_CLI, 'worker', '--roles', 'training'], {
-    // Metrics endpoints off: nothing here scrapes them, and a fixed port could be taken.
-    env: { ...h!.childEnv(home), THRESHER_METRICS_ADDRESS: 'off', THRESHER_TEMPORAL_METRICS_ADDRESS: 'off' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    lines.splice(0, Math.max(0, lines.length - 30));
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { process: child, tail: () => lines.join('\n') };
-}
 
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  await withTimeout(`worker pid ${child.pid} to exit after ${signal}`, 40_000, exited);
-}
 
 const STEPS = 1500;
 const EVERY = 150;
@@ -113,7 +83,7 @@ test('a training worker killed with SIGKILL resumes from its checkpoint and ends
   assert.equal(refDict.resumedFromStep, 0);
 
   // The interrupted one: a child worker, killed once a checkpoint (not the last) is in S3.
-  const first = startTrainingChild('first');
+  const first = startChildWorker(h!, 'first', ['training'], { THRESHER_METRICS_ADDRESS: 'off', THRESHER_TEMPORAL_METRICS_ADDRESS: 'off' });
   const started = await startTraining(h!.services, await writeConfig(dir, 'killed', config(runId, 'killed')), quietLog, h!.client);
   h!.track(started.handle);
   const trainingId = 'killed-d1024-lambda0.01';
@@ -129,7 +99,7 @@ test('a training worker killed with SIGKILL resumes from its checkpoint and ends
   assert.equal(await h!.store.head(layout.bucket, layout.dictionaryResultKey(trainingId)), undefined, 'not finished at the kill');
   const chunksAtKill = await lastModifiedUnder(h!.store, layout.bucket, layout.metricsPrefix(trainingId));
 
-  const second = startTrainingChild('second');
+  const second = startChildWorker(h!, 'second', ['training'], { THRESHER_METRICS_ADDRESS: 'off', THRESHER_TEMPORAL_METRICS_ADDRESS: 'off' });
   const result = await withTimeout('the training after the kill', 150_000, started.handle.result()).catch((err: Error) => {
     throw new Error(`${err.message}\nsecond worker said:\n${second.tail()}`);
   });

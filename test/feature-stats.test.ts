@@ -1,0 +1,259 @@
+// The statistics stage on the real stack (Temporal dev server + SeaweedFS): a small labelled run
+// written straight to S3 and a hand-made dictionary whose features fire on known labels; the
+// FeatureStats workflow summarises groups of parts through encoder.onnx, merges the partial
+// summaries in a tree and finalises. Densities are checked against a direct count, the merged
+// summary against a one-pass summary, and the genre table must find the planted features.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { MANIFEST_FORMAT, type PartRecord, type ShardManifest } from '../core/harvest/shard-manifest.js';
+import { encodeActivationPart, readActivationPart } from '../core/parquet/activation-part.js';
+import { encodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
+import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
+import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
+import { readFeatureStats } from '../core/stats/feature-stats-parquet.js';
+import { encodeRows, FeatureSummary } from '../core/stats/feature-summary.js';
+import type { GenreScore } from '../core/stats/genre-scores.js';
+import { featureLogitEffects, loadLogitWeights } from '../core/stats/logit-effects.js';
+import { decodeSummary } from '../core/stats/summary-codec.js';
+import { SeededRandom } from '../core/random/seeded-random.js';
+import { sha256Hex } from '../core/storage/object-store.js';
+import { RunLayout } from '../core/storage/run-layout.js';
+import { ORCHESTRATION_QUEUE } from '../workflows/harvest-types.js';
+import { statsWorkflowId, type FeatureStatsInput, type StatsProgress, type StatsResult } from '../workflows/stats-types.js';
+import { DEMO_MODEL, openHarness, withTimeout, type Harness } from './test-support.js';
+
+let h: Harness | undefined;
+let output: string;
+
+before(async () => {
+  h = await openHarness('feature-stats');
+  await h.startWorkers(['orchestration', 'training']);
+  output = `s3://${h.bucket}/runs`;
+}, { timeout: 120_000 });
+
+after(async () => {
+  await h?.close();
+});
+
+const HOOK = 'blocks.0.mlp.hook_post';
+const WIDTH = 8;
+const D_SAE = 6;
+const LABELS = ['code', 'dna', 'json'];
+const SHARDS = 3;
+const PARTS_PER_SHARD = 2;
+const ROWS = 200;
+
+/**
+ * Features 0–2 read input dims 0–2 with threshold 0.5; a row labelled LABELS[l] has dim l in
+ * [1, 2) and the other two in [0, 0.25], so feature l fires exactly on that label. Features 3–4
+ * read dims 3–4 (label-blind noise), feature 5 never fires. Weights and inputs are dyadic, so
+ * ORT's activations equal the reference encode bit for bit.
+ */
+function dictionary(): SaeWeights {
+  const w = zeroWeights(WIDTH, D_SAE);
+  for (let i = 0; i < D_SAE; i++) {
+    if (i < 5) w.W_enc[i * D_SAE + i] = 1;
+    w.b_enc[i] = i < 5 ? -0.5 : -1;
+    w.W_dec[i * WIDTH + i] = 1;
+  }
+  return w;
+}
+
+async function writeLabelledRun(runId: string): Promise<RunLayout> {
+  const { store } = h!;
+  const layout = new RunLayout(output, runId);
+  const rng = new SeededRandom(7);
+  const dyadic = (lo: number, hi: number) => lo + rng.int(0, Math.round((hi - lo) * 64)) / 64;
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const parts: PartRecord[] = [];
+    for (let part = 0; part < PARTS_PER_SHARD; part++) {
+      const values = new Float32Array(ROWS * WIDTH);
+      const label: string[] = [];
+      for (let r = 0; r < ROWS; r++) {
+        const l = rng.int(0, LABELS.length);
+        label.push(LABELS[l]);
+        for (let j = 0; j < WIDTH; j++) values[r * WIDTH + j] = j === l ? dyadic(1, 1.98) : j < 3 ? dyadic(0, 0.25) : dyadic(0, 1.5);
+      }
+      const idx = (f: (r: number) => number) => Int32Array.from({ length: ROWS }, (_, r) => f(r));
+      const bytes = encodeActivationPart(
+        { runId, hook: HOOK, modelSha256: 'a'.repeat(64), dtype: 'fp32', width: WIDTH, shard, part },
+        { doc: idx((r) => Math.floor(r / 50)), context: idx((r) => part * 100 + Math.floor(r / 20)), position: idx((r) => r % 20), token: idx((r) => (r * 7 + shard) % 97), label, values },
+      );
+      const key = layout.partKey(HOOK, shard, part);
+      await store.put(layout.bucket, key, bytes);
+      parts.push({ part, hook: HOOK, key, rows: ROWS, bytes: bytes.byteLength, sha256: sha256Hex(bytes) });
+    }
+    const manifest: ShardManifest = {
+      format: MANIFEST_FORMAT, runId, shard, source: `synthetic://${shard}`, modelSha256: 'a'.repeat(64), dtype: 'fp32',
+      hooks: { [HOOK]: { width: WIDTH } }, documents: 0, contexts: 0, tokens: PARTS_PER_SHARD * ROWS, rows: PARTS_PER_SHARD * ROWS,
+      bytes: parts.reduce((a, p) => a + p.bytes, 0), parts,
+    };
+    await store.putJson(layout.bucket, layout.manifestKey(shard), manifest);
+  }
+  await store.putJson(layout.bucket, layout.summaryKey, { runId, outputUri: output, status: 'completed', shards: SHARDS, failedShards: 0, tokens: SHARDS * PARTS_PER_SHARD * ROWS, rows: SHARDS * PARTS_PER_SHARD * ROWS, bytes: 0 });
+  return layout;
+}
+
+async function writeDictionary(layout: RunLayout, trainingId: string, w: SaeWeights): Promise<void> {
+  const { store } = h!;
+  await store.put(layout.bucket, layout.dictionaryWeightsKey(trainingId), encodeDictionaryWeights(w));
+  await store.put(layout.bucket, layout.dictionaryEncoderKey(trainingId), buildSaeEncoderModel(w, { arch: 'l1' }));
+  await store.putJson(layout.bucket, layout.dictionaryConfigKey(trainingId), { architecture: 'standard', d_in: WIDTH, d_sae: D_SAE, hook_name: HOOK });
+}
+
+function snapshot(s: FeatureSummary): unknown {
+  return {
+    tokens: s.tokens,
+    labels: s.labels().map((l) => ({ ...l, firing: Array.from(l.firing) })),
+    features: Array.from({ length: s.dSae }, (_, i) => s.view(i)),
+  };
+}
+
+test('FeatureStats summarises, merges in a tree and finalises: densities, one-pass equality, planted genres', { timeout: 150_000 }, async (t) => {
+  const runId = 'stats-run';
+  const trainingId = 'planted-d6';
+  const layout = await writeLabelledRun(runId);
+  const w = dictionary();
+  await writeDictionary(layout, trainingId, w);
+
+  const input: FeatureStatsInput = { runId, outputUri: output, trainingId, partsPerGroup: 1, fanIn: 2, concurrency: 3, encodeBatchRows: 64 };
+  const handle = await h!.client.workflow.start('featureStats', { taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, trainingId), args: [input] });
+  h!.track(handle);
+  const t0 = Date.now();
+  const result = await withTimeout('the statistics workflow', 120_000, handle.result()) as StatsResult;
+  t.diagnostic(`FeatureStats over ${SHARDS * PARTS_PER_SHARD} parts took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  const keys = layout.statsKeys(trainingId);
+  assert.deepEqual(result.keys, keys);
+  assert.equal(result.tokens, SHARDS * PARTS_PER_SHARD * ROWS);
+  assert.equal(result.parts, SHARDS * PARTS_PER_SHARD);
+  assert.equal(result.dSae, D_SAE);
+  assert.equal(result.liveFeatures, 5);
+  assert.equal(result.labels, 3);
+  assert.match(result.logitEffects, /^not available/);
+  assert.deepEqual(await h!.store.getJson(layout.bucket, keys.result), result);
+
+  const progress = await handle.query<StatsProgress>('progress');
+  assert.equal(progress.phase, 'done');
+  assert.equal(progress.groups, 6);
+  assert.equal(progress.groupsDone, 6);
+  assert.equal(progress.tokensSummarised, result.tokens);
+  // 6 partials → 3 (three merges) → 2 (one merge, one passes through) → 1 (one merge).
+  assert.equal(progress.mergesDone, 5);
+  const partialKeys: string[] = [];
+  for await (const o of h!.store.list(layout.bucket, `${layout.statsPrefix(trainingId)}partials/`)) partialKeys.push(o.key);
+  assert.deepEqual(partialKeys.map((k) => k.slice(layout.statsPrefix(trainingId).length)).sort(), [
+    ...[0, 1, 2, 3, 4, 5].map((i) => `partials/level-00/summary-00000${i}.bin`),
+    ...[0, 1, 2].map((i) => `partials/level-01/summary-00000${i}.bin`),
+    'partials/level-02/summary-000000.bin',
+    'partials/level-03/summary-000000.bin',
+  ]);
+
+  // Direct computation from the stored parts: hand encode (float64), count firings, and a
+  // one-pass summary with the reference encoder.
+  const firing = new Array<number>(D_SAE).fill(0);
+  const onePass = new FeatureSummary({ dSae: D_SAE });
+  let tokens = 0;
+  for (let shard = 0; shard < SHARDS; shard++) {
+    for (let part = 0; part < PARTS_PER_SHARD; part++) {
+      const { meta, cols } = await readActivationPart(await h!.store.getBytes(layout.bucket, layout.partKey(HOOK, shard, part)));
+      const n = cols.doc.length;
+      tokens += n;
+      for (let r = 0; r < n; r++) {
+        for (let i = 0; i < D_SAE; i++) {
+          let s = w.b_enc[i];
+          for (let j = 0; j < WIDTH; j++) s += (cols.values[r * WIDTH + j] - w.b_dec[j]) * w.W_enc[j * D_SAE + i];
+          if (s > 0) firing[i]++;
+        }
+      }
+      onePass.add(encodeRows(w, cols.values), { shard: meta.shard, doc: cols.doc, context: cols.context, position: cols.position, token: cols.token, label: cols.label });
+    }
+  }
+
+  const stats = await readFeatureStats(await h!.store.getBytes(layout.bucket, keys.features));
+  assert.equal(stats.tokens, tokens);
+  assert.deepEqual(stats.rows.map((r) => r.feature), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(stats.rows.map((r) => r.firingCount), firing);
+  assert.deepEqual(stats.rows.map((r) => r.density), firing.map((f) => f / tokens));
+  assert.equal(firing[5], 0);
+  assert.ok(firing.slice(0, 5).every((f) => f > 0));
+
+  // The tree-merged summary equals the one-pass summary in every view (exact: dyadic values).
+  const merged = decodeSummary(await h!.store.getBytes(layout.bucket, keys.summary));
+  assert.deepEqual(snapshot(merged), snapshot(onePass));
+  assert.deepEqual(stats.rows.map((r) => r.top), Array.from({ length: D_SAE }, (_, i) => onePass.topExamples(i)));
+
+  // The genre table finds the planted feature of each label, with precision and recall 1.
+  const genres = await h!.store.getJson<{ tokens: number; genres: GenreScore[] }>(layout.bucket, keys.genres);
+  assert.equal(genres.tokens, tokens);
+  assert.deepEqual(genres.genres.map((g) => [g.label, g.feature, g.precision, g.recall]), LABELS.map((l, i) => [l, i, 1, 1]));
+
+  const logit = await h!.store.getJson<{ available: boolean; note: string }>(layout.bucket, keys.logitEffects);
+  assert.equal(logit.available, false);
+  assert.match(logit.note, /not available: the run's model could not be read/);
+});
+
+test('FeatureStats refuses a dictionary that does not exist, before any work', { timeout: 60_000 }, async () => {
+  const runId = 'stats-run';
+  const handle = await h!.client.workflow.start('featureStats', {
+    taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, 'missing'), args: [{ runId, outputUri: output, trainingId: 'missing' } satisfies FeatureStatsInput],
+  });
+  h!.track(handle);
+  await assert.rejects(withTimeout('the refused workflow', 30_000, handle.result()), (err: Error) => {
+    let e: { message?: string; cause?: unknown } | undefined = err;
+    const messages: string[] = [];
+    while (e) { messages.push(e.message ?? ''); e = e.cause as typeof e; }
+    assert.ok(messages.some((m) => /missing of run stats-run has no cfg\.json/.test(m)), messages.join(' | '));
+    return true;
+  });
+});
+
+test('logit effects come from the run model\'s initializers when the hook is the MLP hidden layer; no labels, no genres', { timeout: 90_000 }, async () => {
+  const { store } = h!;
+  const runId = 'stats-logit';
+  const trainingId = 'demo-d4';
+  const layout = new RunLayout(output, runId);
+  const width = 512;
+  const rows = 40;
+  const rng = new SeededRandom(3);
+  const values = Float32Array.from({ length: rows * width }, () => rng.int(0, 64) / 64);
+  const ids = Int32Array.from({ length: rows }, (_, r) => r);
+  const bytes = encodeActivationPart({ runId, hook: HOOK, modelSha256: 'a'.repeat(64), dtype: 'fp32', width, shard: 0, part: 0 }, { doc: ids, context: ids, position: ids, token: ids, values });
+  const key = layout.partKey(HOOK, 0, 0);
+  await store.put(layout.bucket, key, bytes);
+  await store.putJson(layout.bucket, layout.manifestKey(0), {
+    format: MANIFEST_FORMAT, runId, shard: 0, source: 'synthetic://0', modelSha256: 'a'.repeat(64), dtype: 'fp32', hooks: { [HOOK]: { width } },
+    documents: 0, contexts: 0, tokens: rows, rows, bytes: bytes.byteLength, parts: [{ part: 0, hook: HOOK, key, rows, bytes: bytes.byteLength, sha256: sha256Hex(bytes) }],
+  } satisfies ShardManifest);
+  // Only the model location matters to the stage.
+  await store.putJson(layout.bucket, layout.configKey, { runId, model: { path: DEMO_MODEL } });
+  const w = zeroWeights(width, 4);
+  for (let i = 0; i < 4; i++) {
+    w.W_enc[i * 4 + i] = 1;
+    w.b_enc[i] = -0.25;
+    for (let j = 0; j < width; j++) w.W_dec[i * width + j] = rng.int(-64, 65) / 64;
+  }
+  await store.put(layout.bucket, layout.dictionaryWeightsKey(trainingId), encodeDictionaryWeights(w));
+  await store.put(layout.bucket, layout.dictionaryEncoderKey(trainingId), buildSaeEncoderModel(w, { arch: 'l1' }));
+  await store.putJson(layout.bucket, layout.dictionaryConfigKey(trainingId), { architecture: 'standard', d_in: width, d_sae: 4, hook_name: HOOK });
+
+  const handle = await h!.client.workflow.start('featureStats', {
+    taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, trainingId), args: [{ runId, outputUri: output, trainingId } satisfies FeatureStatsInput],
+  });
+  h!.track(handle);
+  const result = await withTimeout('the statistics workflow', 60_000, handle.result()) as StatsResult;
+  assert.equal(result.logitEffects, 'available');
+  assert.equal(result.tokens, rows);
+  assert.equal(result.labels, 0);
+
+  const logit = await store.getJson<{ available: boolean; features: unknown[] }>(layout.bucket, result.keys.logitEffects);
+  assert.equal(logit.available, true);
+  const lw = loadLogitWeights(await readFile(DEMO_MODEL));
+  assert.ok(lw.ok);
+  assert.deepEqual(logit.features, [0, 1, 2, 3].map((i) => JSON.parse(JSON.stringify({ feature: i, ...featureLogitEffects(lw.weights, w, i) }))));
+
+  const genres = await store.getJson<{ genres: unknown[]; note: string }>(layout.bucket, result.keys.genres);
+  assert.deepEqual(genres.genres, []);
+  assert.match(genres.note, /no labels/);
+});
