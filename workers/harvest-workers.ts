@@ -5,6 +5,7 @@ import { RunResources } from '../core/harvest/run-resources.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { createControlActivities } from '../activities/control-activities.js';
 import { createHarvestActivities } from '../activities/harvest-activities.js';
+import { createStatsActivities } from '../activities/stats-activities.js';
 import { createTrainingActivities } from '../activities/training-activities.js';
 import { createTrainingPlanActivities } from '../activities/training-plan-activities.js';
 import { trainingRecorder } from '../core/metrics/training-stage-metrics.js';
@@ -88,7 +89,11 @@ export async function createWorkerSet(opts: WorkerSetOptions): Promise<{ run(): 
         connection: opts.connection,
         namespace: opts.namespace,
         taskQueue: TRAINING_QUEUE,
-        activities: createTrainingActivities({ store: opts.store, metrics: metrics && trainingRecorder(metrics.registry) }),
+        // The statistics stage shares the queue: it also needs ORT and reads dictionaries.
+        activities: {
+          ...createTrainingActivities({ store: opts.store, metrics: metrics && trainingRecorder(metrics.registry) }),
+          ...createStatsActivities({ store: opts.store }),
+        },
         // Fixed slots, as for harvest: a training step saturates the accelerator (or every core).
         maxConcurrentActivityTaskExecutions: opts.trainingSlots ?? 1,
         // A stopped training resumes from its last checkpoint elsewhere; waiting longer saves nothing.

@@ -94,6 +94,20 @@ export class RunLayout {
   metricsChunkKey(trainingId: string, firstStep: number): string {
     return `${this.metricsPrefix(trainingId)}steps-${pad(firstStep, 9)}.jsonl`;
   }
+
+  // Feature statistics (issue #4): one folder per dictionary.
+  statsPrefix(trainingId: string): string {
+    return `${this.root}/stats/${trainingId}/`;
+  }
+  /** A partial or intermediate summary (summary-codec.ts), named by its tree level and index. */
+  statsPartialKey(trainingId: string, level: number, index: number): string {
+    return `${this.statsPrefix(trainingId)}partials/level-${pad(level, 2)}/summary-${pad(index, 6)}.bin`;
+  }
+  /** The merged summary, the per-feature Parquet, logit effects and the genre table. */
+  statsKeys(trainingId: string): { summary: string; features: string; logitEffects: string; genres: string; result: string } {
+    const p = this.statsPrefix(trainingId);
+    return { summary: `${p}summary.bin`, features: `${p}features.parquet`, logitEffects: `${p}logit-effects.json`, genres: `${p}genres.json`, result: `${p}result.json` };
+  }
 }
 
 /** Shard number from a manifest or failure key, or undefined for other keys. */

@@ -1,0 +1,225 @@
+// The statistics stage's activities (issue #4): plan the part groups of a dictionary's hook,
+// summarise a group of parts through the dictionary's encoder.onnx (ORT in a worker thread) into a
+// FeatureSummary stored in S3, merge stored summaries (a tree level), and finalise: per-feature
+// Parquet, logit effects and the genre table. Only keys and counts cross Temporal.
+import { readFile } from 'node:fs/promises';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ConfigError, parseS3Uri } from '../core/config/run-config.js';
+import { loadRunConfig } from '../core/harvest/run-plan.js';
+import { readActivationPart } from '../core/parquet/activation-part.js';
+import { decodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
+import { openEncoderWorker } from '../core/stats/encoder-worker.js';
+import { encodeFeatureStats } from '../core/stats/feature-stats-parquet.js';
+import { FeatureSummary } from '../core/stats/feature-summary.js';
+import { genreScores } from '../core/stats/genre-scores.js';
+import { featureLogitEffects, loadLogitWeights, type LogitEffects } from '../core/stats/logit-effects.js';
+import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
+import type { ObjectStore } from '../core/storage/object-store.js';
+import { RunLayout } from '../core/storage/run-layout.js';
+import { listHookParts } from '../core/training/activation-stream.js';
+import type {
+  FeatureStatsInput, FinalizeTask, MergeTask, StatsHeartbeat, StatsPlan, StatsResult, SummariseTask, SummaryRef,
+} from '../workflows/stats-types.js';
+
+export interface StatsActivityDeps {
+  store: ObjectStore;
+}
+
+/** What the stage reads from a dictionary's cfg.json (SAELens keys). */
+interface DictionaryCfg {
+  d_in: number;
+  d_sae: number;
+  hook_name?: string;
+}
+
+const FATAL = new Set(['ConfigError', 'ActivationPartError', 'SafetensorsError']);
+
+/** Runs `fn` with a heartbeat every few seconds (and on demand), turning config errors non-retryable. */
+async function withHeartbeat<T>(details: () => unknown, fn: (beat: () => void, signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const beat = () => ctx.heartbeat(details());
+  const keepAlive = setInterval(beat, Math.min(5_000, (ctx.info.heartbeatTimeoutMs ?? 60_000) / 3));
+  beat();
+  try {
+    return await fn(beat, ctx.cancellationSignal);
+  } catch (err) {
+    const name = (err as Error | undefined)?.name ?? '';
+    if (FATAL.has(name) && !(err instanceof ApplicationFailure)) throw ApplicationFailure.nonRetryable((err as Error).message, name);
+    throw err;
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+async function loadDictionaryCfg(store: ObjectStore, layout: RunLayout, trainingId: string, signal?: AbortSignal): Promise<DictionaryCfg> {
+  const cfg = await store.getJsonIfExists<DictionaryCfg>(layout.bucket, layout.dictionaryConfigKey(trainingId), signal);
+  if (!cfg) throw new ConfigError(`dictionary ${trainingId} of run ${layout.runId} has no cfg.json at s3://${layout.bucket}/${layout.dictionaryConfigKey(trainingId)}`);
+  if (!cfg.hook_name) throw new ConfigError(`dictionary ${trainingId}: cfg.json names no hook_name`);
+  return cfg;
+}
+
+export function createStatsActivities({ store }: StatsActivityDeps) {
+  return {
+    /** The hook's parts (from the shard manifests) in groups of `partsPerGroup`, keys only. */
+    async planStats(input: FeatureStatsInput): Promise<StatsPlan> {
+      return withHeartbeat(() => ({}), async (_beat, signal) => {
+        const layout = new RunLayout(input.outputUri, input.runId);
+        const cfg = await loadDictionaryCfg(store, layout, input.trainingId, signal);
+        if (!(await store.head(layout.bucket, layout.dictionaryEncoderKey(input.trainingId), signal))) {
+          throw new ConfigError(`dictionary ${input.trainingId} of run ${input.runId} has no encoder.onnx`);
+        }
+        const { parts, width } = await listHookParts(store, layout, cfg.hook_name!);
+        if (width !== cfg.d_in) throw new ConfigError(`hook ${cfg.hook_name} has width ${width}, dictionary ${input.trainingId} has d_in ${cfg.d_in}`);
+        const per = Math.max(1, input.partsPerGroup ?? 8);
+        const groups: string[][] = [];
+        for (let i = 0; i < parts.length; i += per) groups.push(parts.slice(i, i + per).map((p) => p.key));
+        return { hook: cfg.hook_name!, dIn: cfg.d_in, dSae: cfg.d_sae, groups, rows: parts.reduce((a, p) => a + p.rows, 0) };
+      });
+    },
+
+    /**
+     * Encodes every row of `partKeys` with the dictionary's encoder (in a worker thread, while the
+     * next part downloads) and stores their FeatureSummary under a key fixed by the group index.
+     */
+    async summarisePart(task: SummariseTask): Promise<SummaryRef> {
+      const progress: StatsHeartbeat = { partsDone: 0, rowsDone: 0 };
+      return withHeartbeat(() => ({ ...progress }), async (beat, signal) => {
+        const layout = new RunLayout(task.outputUri, task.runId);
+        const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
+        const model = await store.getBytes(layout.bucket, layout.dictionaryEncoderKey(task.trainingId), signal);
+        const summary = new FeatureSummary({ dSae: cfg.d_sae, ...(task.topK !== undefined && { topK: task.topK }) });
+        const batchRows = Math.max(1, task.encodeBatchRows ?? 4096);
+        const encoder = await openEncoderWorker({ model, dIn: cfg.d_in });
+        try {
+          const fetch = (key: string) => store.getBytes(layout.bucket, key, signal).then(readActivationPart);
+          let next = task.partKeys.length ? fetch(task.partKeys[0]) : undefined;
+          for (let p = 0; p < task.partKeys.length; p++) {
+            const { meta, cols } = await next!;
+            next = p + 1 < task.partKeys.length ? fetch(task.partKeys[p + 1]) : undefined;
+            next?.catch(() => undefined);
+            if (meta.width !== cfg.d_in) throw new ConfigError(`part ${task.partKeys[p]} has width ${meta.width}, dictionary has d_in ${cfg.d_in}`);
+            const rows = cols.doc.length;
+            for (let start = 0; start < rows; start += batchRows) {
+              signal.throwIfAborted();
+              const n = Math.min(batchRows, rows - start);
+              const acts = await encoder.encode(cols.values.subarray(start * cfg.d_in, (start + n) * cfg.d_in), n);
+              summary.add(acts, {
+                shard: meta.shard,
+                doc: cols.doc.subarray(start, start + n),
+                context: cols.context.subarray(start, start + n),
+                position: cols.position.subarray(start, start + n),
+                token: cols.token.subarray(start, start + n),
+                ...(cols.label && { label: cols.label.slice(start, start + n) }),
+              });
+              progress.rowsDone += n;
+            }
+            progress.partsDone++;
+            beat();
+          }
+        } finally {
+          await encoder.close();
+        }
+        const key = layout.statsPartialKey(task.trainingId, 0, task.index);
+        await store.put(layout.bucket, key, encodeSummary(summary), { contentType: 'application/octet-stream', signal });
+        return { key, tokens: summary.tokens, parts: task.partKeys.length };
+      });
+    },
+
+    /** Merges stored summaries into one at `outKey` (one node of the merge tree). */
+    async mergeSummaries(task: MergeTask): Promise<SummaryRef> {
+      let done = 0;
+      return withHeartbeat(() => ({ merged: done }), async (beat, signal) => {
+        const { bucket } = new RunLayout(task.outputUri, task.runId);
+        if (!task.keys.length) throw new ConfigError('mergeSummaries needs at least one key');
+        let acc: FeatureSummary | undefined;
+        for (const key of task.keys) {
+          const s = decodeSummary(await store.getBytes(bucket, key, signal));
+          acc = acc ? acc.mergeFrom(s) : s;
+          done++;
+          beat();
+        }
+        await store.put(bucket, task.outKey, encodeSummary(acc!), { contentType: 'application/octet-stream', signal });
+        return { key: task.outKey, tokens: acc!.tokens, parts: task.keys.length };
+      });
+    },
+
+    /** Per-feature Parquet, logit effects (or why not) and the genre table, then result.json last. */
+    async finalizeStats(task: FinalizeTask): Promise<StatsResult> {
+      let stage = 'reading';
+      return withHeartbeat(() => ({ stage }), async (beat, signal) => {
+        const layout = new RunLayout(task.outputUri, task.runId);
+        const keys = layout.statsKeys(task.trainingId);
+        const summaryBytes = await store.getBytes(layout.bucket, task.summaryKey, signal);
+        const summary = decodeSummary(summaryBytes);
+        if (task.summaryKey !== keys.summary) await store.put(layout.bucket, keys.summary, summaryBytes, { signal });
+        stage = 'features';
+        const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
+        await store.put(layout.bucket, keys.features, encodeFeatureStats(summary, {
+          kvMetadata: { 'thresher.run_id': task.runId, 'thresher.training_id': task.trainingId, 'thresher.hook': cfg.hook_name! },
+        }), { contentType: 'application/vnd.apache.parquet', signal });
+        beat();
+
+        stage = 'genres';
+        const labels = summary.labels();
+        await store.putJson(layout.bucket, keys.genres, {
+          runId: task.runId, trainingId: task.trainingId, tokens: summary.tokens,
+          labels: labels.map((l) => ({ label: l.label, tokens: l.tokens })),
+          genres: genreScores(summary),
+          ...(labels.length === 0 && { note: 'not available: the activation parts carry no labels' }),
+        }, signal);
+
+        stage = 'logit effects';
+        const logit = await logitEffectsFor(store, layout, task.trainingId, cfg, beat);
+        await store.putJson(layout.bucket, keys.logitEffects, logit.ok
+          ? { available: true, note: 'direct effect per unit activation; final LayerNorm linearised with residual scale 1 (core/stats/logit-effects.ts)', features: logit.features }
+          : { available: false, note: logit.reason }, signal);
+
+        let live = 0;
+        for (let i = 0; i < summary.dSae; i++) if (summary.firing[i] > 0) live++;
+        const result: StatsResult = {
+          runId: task.runId, outputUri: task.outputUri, trainingId: task.trainingId,
+          tokens: summary.tokens, parts: task.parts, dSae: summary.dSae, liveFeatures: live, labels: labels.length,
+          logitEffects: logit.ok ? 'available' : logit.reason, keys,
+        };
+        // Written last: the statistics are complete when it exists.
+        await store.putJson(layout.bucket, keys.result, result, signal);
+        return result;
+      });
+    },
+  };
+}
+
+type LogitOutcome = { ok: true; features: ({ feature: number } & LogitEffects)[] } | { ok: false; reason: string };
+
+/** Logit effects of every feature from the run's model initializers, when the run has them. */
+async function logitEffectsFor(
+  store: ObjectStore, layout: RunLayout, trainingId: string, cfg: DictionaryCfg, beat: () => void,
+): Promise<LogitOutcome> {
+  let modelBytes: Uint8Array;
+  try {
+    const run = await loadRunConfig(store, layout);
+    const path = run.model.path;
+    if (path.startsWith('s3://')) {
+      const { bucket, key } = parseS3Uri(path);
+      modelBytes = await store.getBytes(bucket, key);
+    } else {
+      modelBytes = await readFile(path);
+    }
+  } catch (err) {
+    return { ok: false, reason: `not available: the run's model could not be read (${(err as Error).message})` };
+  }
+  const weights = loadLogitWeights(modelBytes);
+  if (!weights.ok) return weights;
+  if (weights.weights.dMlp !== cfg.d_in) {
+    return { ok: false, reason: `not available: hook ${cfg.hook_name} has width ${cfg.d_in}, W_out expects d_mlp ${weights.weights.dMlp} (logit effects need an MLP-hidden hook)` };
+  }
+  const sae = decodeDictionaryWeights(await store.getBytes(layout.bucket, layout.dictionaryWeightsKey(trainingId)));
+  const features: ({ feature: number } & LogitEffects)[] = [];
+  for (let i = 0; i < sae.dSae; i++) {
+    features.push({ feature: i, ...featureLogitEffects(weights.weights, sae, i) });
+    if (i % 256 === 255) beat();
+  }
+  return { ok: true, features };
+}
+
+export type StatsActivities = ReturnType<typeof createStatsActivities>;

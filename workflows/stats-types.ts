@@ -1,0 +1,98 @@
+/**
+ * Shapes that cross the Temporal boundary for the statistics stage (FeatureStats workflow and its
+ * activities). Keys, ids and counts only: activations and summaries live in S3. Imports only
+ * import-free modules, so workflow, activities and CLI share it.
+ */
+import { TRAINING_QUEUE } from './training-types.js';
+
+/** Stats activities need ORT and the dictionary's encoder: they run where training runs. */
+export const STATS_QUEUE = TRAINING_QUEUE;
+
+export const statsWorkflowId = (runId: string, trainingId: string): string => `thresher-stats-${runId}/${trainingId}`;
+
+export interface RunRef {
+  runId: string;
+  /** `s3://bucket/prefix` of the harvest run. */
+  outputUri: string;
+}
+
+export interface FeatureStatsInput extends RunRef {
+  /** The dictionary, `<run>/dictionaries/<trainingId>/` (encoder.onnx, cfg.json). */
+  trainingId: string;
+  /** Parts summarised by one activity. Default 8. */
+  partsPerGroup?: number;
+  /** summarisePart activities at once. Default 8. */
+  concurrency?: number;
+  /** Summaries merged by one activity. Default 16. */
+  fanIn?: number;
+  /** Rows per encoder call. Default 4096. */
+  encodeBatchRows?: number;
+  /** Top activating tokens kept per feature. Default 20. */
+  topK?: number;
+  maxAttempts?: number;
+  heartbeatTimeoutSeconds?: number;
+}
+
+export interface StatsPlan {
+  hook: string;
+  dIn: number;
+  dSae: number;
+  /** Part keys per group, in key order. */
+  groups: string[][];
+  rows: number;
+}
+
+export interface SummariseTask extends RunRef {
+  trainingId: string;
+  partKeys: string[];
+  /** Index of the group: names its partial summary (deterministic, so a retry overwrites). */
+  index: number;
+  encodeBatchRows?: number;
+  topK?: number;
+}
+
+export interface SummaryRef {
+  key: string;
+  tokens: number;
+  parts: number;
+}
+
+export interface MergeTask extends RunRef {
+  keys: string[];
+  outKey: string;
+}
+
+export interface FinalizeTask extends RunRef {
+  trainingId: string;
+  summaryKey: string;
+  /** Activation parts the summary covers (recorded in result.json). */
+  parts: number;
+}
+
+export interface StatsResult extends RunRef {
+  trainingId: string;
+  tokens: number;
+  parts: number;
+  dSae: number;
+  /** Features that fired at least once. */
+  liveFeatures: number;
+  labels: number;
+  /** 'available', or the reason logit effects could not be computed. */
+  logitEffects: string;
+  keys: { summary: string; features: string; logitEffects: string; genres: string; result: string };
+}
+
+export interface StatsProgress extends RunRef {
+  trainingId: string;
+  phase: 'planning' | 'summarising' | 'merging' | 'finalising' | 'done';
+  groups: number;
+  groupsDone: number;
+  tokensSummarised: number;
+  mergesDone: number;
+  startedAt: number;
+}
+
+export interface StatsHeartbeat {
+  partsDone: number;
+  rowsDone: number;
+}
