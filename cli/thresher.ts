@@ -11,6 +11,7 @@ import { connectWorker } from '../workers/temporal-connection.js';
 import { createWorkerSet, WORKER_ROLES, type WorkerRole } from '../workers/harvest-workers.js';
 import { installTemporalRuntime } from '../workers/runtime.js';
 import { runDemo } from './demo.js';
+import { describeStats, startStats } from './stats-commands.js';
 import { localWorkerTargets, startWorkerMonitoring } from './monitoring.js';
 import { formatBytes, ProgressBar, progressLine } from './progress-bar.js';
 import { resumeRun, runRef, runStatus, startRun, verify } from './run-commands.js';
@@ -28,6 +29,7 @@ const USAGE = `thresher — harvest transformer activations at scale
   thresher run verify RUN [--json]          audit outputs against the shard manifests
   thresher train start CONFIG [--wait]      validate CONFIG and train dictionaries on a finished run
   thresher train status RUN/SWEEP [--json]
+  thresher stats start RUN TRAINING_ID [--wait]  feature statistics of a trained dictionary
   thresher worker [--roles orchestration,harvest,training]
   thresher dev up [--prometheus [--prometheus-port N]]
   thresher dev down|status                  local Temporal + S3 (+ Prometheus) on loopback
@@ -70,6 +72,8 @@ async function main(argv: string[]): Promise<void> {
       return workerCommand(values.roles);
     case 'train':
       return trainCommand(await resolveServices(), need(sub, 'start|status'), need(arg, sub === 'start' ? 'CONFIG' : 'RUN/SWEEP'), values, log);
+    case 'stats':
+      return statsCommand(need(sub, 'start'), need(arg, 'RUN'), need(positionals[3], 'TRAINING_ID'), values.wait);
     case 'run':
       return runCommand(need(sub, 'start|status|pause|unpause|cancel|resume|verify'), need(arg, sub === 'start' ? 'CONFIG' : 'RUN'), values);
     default:
@@ -91,6 +95,19 @@ function installRuntime(command: string): void {
     if (command === 'worker') throw err;
     log.warn('temporal sdk metrics not served', { reason: (err as Error).message });
     installTemporalRuntime();
+  }
+}
+
+async function statsCommand(action: string, runId: string, trainingId: string, wait: boolean): Promise<void> {
+  if (action !== 'start') throw new ConfigError(`unknown stats action "${action}" (start)`);
+  const services = await resolveServices();
+  const client = await clientFor(services);
+  try {
+    const handle = await startStats(services, client, runId, trainingId, log);
+    console.log(`started feature statistics for ${runId}/${trainingId} (workflow ${handle.workflowId})`);
+    if (wait) console.log(describeStats(await handle.result()));
+  } finally {
+    await client.connection.close();
   }
 }
 
