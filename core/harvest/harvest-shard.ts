@@ -106,16 +106,6 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     opts.onPartCommitted?.(b.part, tokens);
   };
 
-  // A full part uploads while the next one fills, so the model and the tokenizer keep working
-  // during the PUT instead of waiting for it. At most one part uploads at a time, so parts still
-  // commit (and are reported) in order; a failed upload surfaces at the next part or at the end.
-  let uploading: Promise<void> | undefined;
-  const commitInOrder = async (b: PartBuilder): Promise<void> => {
-    await uploading;
-    uploading = commitPart(b);
-    uploading.catch(() => undefined); // observed by whoever awaits `uploading` next
-  };
-
   // Results are consumed in submission order, so parts fill and commit in order.
   const drainOne = async (): Promise<void> => {
     const { ctxs, result } = outstanding.shift()!;
@@ -124,7 +114,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
       const ctx = ctxs[row];
       const part = Math.floor(ctx.index / perPart);
       if (builder && builder.part !== part) {
-        await commitInOrder(builder);
+        await commitPart(builder);
         builder = undefined;
       }
       builder ??= new PartBuilder(part, deps.model.widths, withLabels, rowsPerPart);
@@ -179,8 +169,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     for (const ctx of packer.finish()) await accept(ctx);
     await submit();
     while (outstanding.length) await drainOne();
-    if (builder) await commitInOrder(builder);
-    await uploading;
+    if (builder) await commitPart(builder);
   } finally {
     source.destroy();
     // Never leave a rejected inference promise unobserved when we stop early.
