@@ -10,11 +10,10 @@ import { resumeRun, runStatus, startRun } from '../cli/run-commands.js';
 import { ConfigError, type RunConfigInput } from '../core/config/run-config.js';
 import { prepareRun } from '../core/harvest/prepare-run.js';
 import { listShardFailures } from '../core/harvest/run-plan.js';
-import type { ShardManifest } from '../core/harvest/shard-manifest.js';
 import { verifyRun } from '../core/harvest/verify-run.js';
 import { UnknownHookError } from '../core/model/onnx-graph.js';
 import { RunLayout } from '../core/storage/run-layout.js';
-import { harvestWorkflowId, type HarvestProgress, type HarvestResult, type ShardTask } from '../workflows/harvest-types.js';
+import { harvestWorkflowId, type HarvestProgress, type ShardTask } from '../workflows/harvest-types.js';
 import {
   allKeys,
   demoConfig,
@@ -31,6 +30,8 @@ import {
   startChildWorker,
   stopAllChildWorkers,
   stopChild,
+  assertManifestCounts,
+  manifestsOf,
 } from './test-support.js';
 
 let h: Harness | undefined;
@@ -101,18 +102,6 @@ async function shardActivities(handle: WorkflowHandle, runId?: string): Promise<
   return [...bySchedule.values()].sort((a, b) => a.shard - b.shard);
 }
 
-async function manifestsOf(layout: RunLayout): Promise<ShardManifest[]> {
-  const out: ShardManifest[] = [];
-  for await (const o of h!.store.list(layout.bucket, layout.manifestPrefix)) out.push(await h!.store.getJson<ShardManifest>(layout.bucket, o.key));
-  return out.sort((a, b) => a.shard - b.shard);
-}
-
-function assertCountsMatch(result: HarvestResult, manifests: ShardManifest[]): void {
-  const sum = (f: (m: ShardManifest) => number) => manifests.reduce((a, m) => a + f(m), 0);
-  assert.equal(result.tokens, sum((m) => m.tokens), 'result tokens = sum of manifest tokens');
-  assert.equal(result.rows, sum((m) => m.rows), 'result rows = sum of manifest rows');
-  assert.equal(result.bytes, sum((m) => m.bytes), 'result bytes = sum of manifest bytes');
-}
 
 async function expectClean(layout: RunLayout, shards: number): Promise<void> {
   const report = await verifyRun(h!.store, layout);
@@ -181,9 +170,9 @@ test('a harvest worker killed with SIGKILL mid-shard: the shard resumes on anoth
   assert.equal(result.status, 'completed');
   assert.equal(result.failedShards, 0);
   assert.deepEqual(await listShardFailures(h!.store, layout), []);
-  const manifests = await manifestsOf(layout);
+  const manifests = await manifestsOf(h!, layout);
   assert.equal(manifests.length, 2);
-  assertCountsMatch(result, manifests);
+  assertManifestCounts(result, manifests);
   await expectClean(layout, 2);
 
   // The killed shard's retry started after the parts its heartbeat vouched for: they were not rewritten.
@@ -245,7 +234,7 @@ test('corrupt shards fail once with the line or byte named; after a fix, resume 
       assert.deepEqual({ outcome: a.outcome, attempt: a.attempt, nonRetryable: a.nonRetryable }, { outcome: 'failed', attempt: 1, nonRetryable: true }, `shard ${shard}`);
     }
     const good = [0, 2, 3, 4];
-    const manifests = await manifestsOf(layout);
+    const manifests = await manifestsOf(h!, layout);
     assert.deepEqual(manifests.map((m) => m.shard), good);
     const manifestTimes = await lastModifiedUnder(h!.store, layout.bucket, layout.manifestPrefix);
     assert.equal(manifestTimes.size, 4);
@@ -263,9 +252,9 @@ test('corrupt shards fail once with the line or byte named; after a fix, resume 
     assert.equal(after.failedShards, 0);
     assert.equal(after.shards, 6);
     assert.deepEqual(await listShardFailures(h!.store, layout), []);
-    const allManifests = await manifestsOf(layout);
+    const allManifests = await manifestsOf(h!, layout);
     assert.equal(allManifests.length, 6);
-    assertCountsMatch(after, allManifests);
+    assertManifestCounts(after, allManifests);
 
     // Only the two fixed shards ran again; the others kept their manifests untouched.
     const rerun = await shardActivities(resumed, (await resumed.describe()).runId);

@@ -36,6 +36,8 @@ import {
   writeConfig,
   type Harness,
   type UploadedCorpus,
+  assertManifestCounts,
+  manifestsOf,
 } from './test-support.js';
 
 const HOOKS = [MLP_HOOK, RESID_HOOK];
@@ -141,17 +143,8 @@ function contextIds(docs: ShardDocs, c: number): number[] {
   return [DEMO_BOS_ID, ...docs.stream.slice(c * per, (c + 1) * per)];
 }
 
-async function manifestsOf(layout: RunLayout): Promise<ShardManifest[]> {
-  const out: ShardManifest[] = [];
-  for await (const o of h!.store.list(layout.bucket, layout.manifestPrefix)) out.push(await h!.store.getJson<ShardManifest>(layout.bucket, o.key));
-  return out.sort((a, b) => a.shard - b.shard);
-}
-
 function assertCountsMatch(result: HarvestResult, manifests: ShardManifest[]): void {
-  const sum = (f: (m: ShardManifest) => number) => manifests.reduce((a, m) => a + f(m), 0);
-  assert.equal(result.tokens, sum((m) => m.tokens), 'result tokens = sum of manifest tokens');
-  assert.equal(result.rows, sum((m) => m.rows), 'result rows = sum of manifest rows');
-  assert.equal(result.bytes, sum((m) => m.bytes), 'result bytes = sum of manifest bytes');
+  assertManifestCounts(result, manifests);
   assert.equal(result.shards, manifests.length);
 }
 
@@ -277,7 +270,7 @@ test('20-shard run: progress, pause/unpause, status, counts, verify, values equa
   assert.equal(result.failedShards, 0);
 
   const layout = new RunLayout(output, runId);
-  const manifests = await manifestsOf(layout);
+  const manifests = await manifestsOf(h!, layout);
   assert.deepEqual(manifests.map((m) => m.shard), [...Array(20).keys()]);
   assertCountsMatch(result, manifests);
   const summary = await h!.store.getJson<HarvestResult & { finishedAt: string }>(layout.bucket, layout.summaryKey);
@@ -348,7 +341,7 @@ test('fp16 with positionsPerContext: rows per context as configured, same seed g
   const [a, b] = runs.map((r) => new RunLayout(output, r));
 
   assert.equal(results[0].status, 'completed');
-  const manifests = await manifestsOf(a);
+  const manifests = await manifestsOf(h!, a);
   assertCountsMatch(results[0], manifests);
   assert.deepEqual((await verifyRun(h!.store, a)).problems, []);
   for (const m of manifests) {
@@ -375,7 +368,7 @@ test('fp16 with positionsPerContext: rows per context as configured, same seed g
 
   // The second run with the same seed wrote the very same rows and bytes of values.
   assert.equal(results[1].rows, results[0].rows);
-  const manifestsB = await manifestsOf(b);
+  const manifestsB = await manifestsOf(h!, b);
   assert.equal(manifestsB.length, manifests.length);
   for (const [i, m] of manifests.entries()) {
     const mb = manifestsB[i];
@@ -410,7 +403,7 @@ test('continue-as-new: a run chained over several executions completes with whol
   assert.equal(result.status, 'completed');
   assert.equal(result.shards, 5);
   assert.equal(result.failedShards, 0);
-  const manifests = await manifestsOf(layout);
+  const manifests = await manifestsOf(h!, layout);
   assert.equal(manifests.length, 5);
   assertCountsMatch(result, manifests);
   assert.deepEqual((await verifyRun(h!.store, layout)).problems, []);

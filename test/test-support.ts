@@ -1,6 +1,7 @@
 // Shared helpers for the tests that run real harvests: a private local stack (Temporal dev server +
 // SeaweedFS S3), one workflow bundle per test file, in-process workers, config files and the demo
 // corpus in S3, and bounded condition polls. Not a test file itself (no `.test.` in its name).
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,8 +14,11 @@ import type { Services } from '../cli/services.js';
 import type { RunConfigInput } from '../core/config/run-config.js';
 import { serviceSettingsFromEnv } from '../core/config/service-settings.js';
 import { generateDemoCorpus } from '../core/demo/corpus-generator.js';
+import type { ShardManifest } from '../core/harvest/shard-manifest.js';
 import type { Logger } from '../core/logging.js';
 import { createS3Client, ObjectStore } from '../core/storage/object-store.js';
+import type { RunLayout } from '../core/storage/run-layout.js';
+import type { HarvestResult } from '../workflows/harvest-types.js';
 import { startTestStack, type LocalStackEndpoints, type TestStack } from '../infra/local-stack.js';
 import { connectClient } from '../workers/temporal-connection.js';
 import { createWorkerSet, workflowsPath, type WorkerRole } from '../workers/harvest-workers.js';
@@ -365,4 +369,20 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Pr
 
 export async function stopAllChildWorkers(): Promise<void> {
   for (const child of [...liveChildren]) await stopChild(child, 'SIGKILL');
+}
+
+// ------------------------------------------------------------------------------- run outputs
+
+export async function manifestsOf(h: Harness, layout: RunLayout): Promise<ShardManifest[]> {
+  const out: ShardManifest[] = [];
+  for await (const o of h.store.list(layout.bucket, layout.manifestPrefix)) out.push(await h.store.getJson<ShardManifest>(layout.bucket, o.key));
+  return out.sort((a, b) => a.shard - b.shard);
+}
+
+/** A run's reported totals are the sums over the manifests of its complete shards. */
+export function assertManifestCounts(result: HarvestResult, manifests: ShardManifest[]): void {
+  const sum = (f: (m: ShardManifest) => number) => manifests.reduce((a, m) => a + f(m), 0);
+  assert.equal(result.tokens, sum((m) => m.tokens), 'result tokens = sum of manifest tokens');
+  assert.equal(result.rows, sum((m) => m.rows), 'result rows = sum of manifest rows');
+  assert.equal(result.bytes, sum((m) => m.bytes), 'result bytes = sum of manifest bytes');
 }
