@@ -3,7 +3,7 @@
 // FeatureSummary stored in S3, merge stored summaries (a tree level), and finalise: per-feature
 // Parquet, logit effects and the genre table. Only keys and counts cross Temporal.
 import { readFile } from 'node:fs/promises';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { withHeartbeat } from './heartbeat.js';
 import { ConfigError, parseS3Uri } from '../core/config/run-config.js';
 import { loadRunConfig } from '../core/harvest/run-plan.js';
 import { readActivationPart } from '../core/parquet/activation-part.js';
@@ -34,22 +34,6 @@ interface DictionaryCfg {
 
 const FATAL = new Set(['ConfigError', 'ActivationPartError', 'SafetensorsError']);
 
-/** Runs `fn` with a heartbeat every few seconds (and on demand), turning config errors non-retryable. */
-async function withHeartbeat<T>(details: () => unknown, fn: (beat: () => void, signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const beat = () => ctx.heartbeat(details());
-  const keepAlive = setInterval(beat, Math.min(5_000, (ctx.info.heartbeatTimeoutMs ?? 60_000) / 3));
-  beat();
-  try {
-    return await fn(beat, ctx.cancellationSignal);
-  } catch (err) {
-    const name = (err as Error | undefined)?.name ?? '';
-    if (FATAL.has(name) && !(err instanceof ApplicationFailure)) throw ApplicationFailure.nonRetryable((err as Error).message, name);
-    throw err;
-  } finally {
-    clearInterval(keepAlive);
-  }
-}
 
 async function loadDictionaryCfg(store: ObjectStore, layout: RunLayout, trainingId: string, signal?: AbortSignal): Promise<DictionaryCfg> {
   const cfg = await store.getJsonIfExists<DictionaryCfg>(layout.bucket, layout.dictionaryConfigKey(trainingId), signal);
@@ -62,7 +46,7 @@ export function createStatsActivities({ store }: StatsActivityDeps) {
   return {
     /** The hook's parts (from the shard manifests) in groups of `partsPerGroup`, keys only. */
     async planStats(input: FeatureStatsInput): Promise<StatsPlan> {
-      return withHeartbeat(() => ({}), async (_beat, signal) => {
+      return withHeartbeat(() => ({}), FATAL, async (_beat, signal) => {
         const layout = new RunLayout(input.outputUri, input.runId);
         const cfg = await loadDictionaryCfg(store, layout, input.trainingId, signal);
         if (!(await store.head(layout.bucket, layout.dictionaryEncoderKey(input.trainingId), signal))) {
@@ -83,7 +67,7 @@ export function createStatsActivities({ store }: StatsActivityDeps) {
      */
     async summarisePart(task: SummariseTask): Promise<SummaryRef> {
       const progress: StatsHeartbeat = { partsDone: 0, rowsDone: 0 };
-      return withHeartbeat(() => ({ ...progress }), async (beat, signal) => {
+      return withHeartbeat(() => ({ ...progress }), FATAL, async (beat, signal) => {
         const layout = new RunLayout(task.outputUri, task.runId);
         const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
         const model = await store.getBytes(layout.bucket, layout.dictionaryEncoderKey(task.trainingId), signal);
@@ -128,7 +112,7 @@ export function createStatsActivities({ store }: StatsActivityDeps) {
     /** Merges stored summaries into one at `outKey` (one node of the merge tree). */
     async mergeSummaries(task: MergeTask): Promise<SummaryRef> {
       let done = 0;
-      return withHeartbeat(() => ({ merged: done }), async (beat, signal) => {
+      return withHeartbeat(() => ({ merged: done }), FATAL, async (beat, signal) => {
         const { bucket } = new RunLayout(task.outputUri, task.runId);
         if (!task.keys.length) throw new ConfigError('mergeSummaries needs at least one key');
         let acc: FeatureSummary | undefined;
@@ -146,7 +130,7 @@ export function createStatsActivities({ store }: StatsActivityDeps) {
     /** Per-feature Parquet, logit effects (or why not) and the genre table, then result.json last. */
     async finalizeStats(task: FinalizeTask): Promise<StatsResult> {
       let stage = 'reading';
-      return withHeartbeat(() => ({ stage }), async (beat, signal) => {
+      return withHeartbeat(() => ({ stage }), FATAL, async (beat, signal) => {
         const layout = new RunLayout(task.outputUri, task.runId);
         const keys = layout.statsKeys(task.trainingId);
         const summaryBytes = await store.getBytes(layout.bucket, task.summaryKey, signal);

@@ -1,4 +1,5 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
+import { withHeartbeat } from './heartbeat.js';
 import type { TrainingRecorder } from '../core/metrics/training-stage-metrics.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
@@ -28,11 +29,7 @@ export function createTrainingActivities({ store, metrics }: TrainingActivityDep
       const ctx = Context.current();
       const layout = new RunLayout(task.outputUri, task.runId);
       const beat: TrainingHeartbeat = { trainingId: task.job.trainingId, checkpointStep: 0, step: 0, steps: 0 };
-      const heartbeat = () => ctx.heartbeat({ ...beat });
-      // Steps run in a thread, so this timer keeps firing however long one step takes.
-      const keepAlive = setInterval(heartbeat, Math.min(5_000, (ctx.info.heartbeatTimeoutMs ?? 60_000) / 3));
-      heartbeat();
-      try {
+      return withHeartbeat(() => ({ ...beat }), FATAL, async (heartbeat) => {
         const config = dictionaryConfig(await loadSweepConfig(store, layout, task.sweepId, ctx.cancellationSignal), task.job);
         const pointer = await readCheckpointPointer(store, layout, config.trainingId, ctx.cancellationSignal);
         beat.steps = config.steps;
@@ -57,13 +54,7 @@ export function createTrainingActivities({ store, metrics }: TrainingActivityDep
         });
         ctx.log.info('dictionary trained', { trainingId: result.trainingId, steps: result.steps, l0: result.final.l0, fvu: result.final.fvu, dead: result.final.deadFraction });
         return result;
-      } catch (err) {
-        const name = (err as Error | undefined)?.name ?? '';
-        if (FATAL.has(name) && !(err instanceof ApplicationFailure)) throw ApplicationFailure.nonRetryable((err as Error).message, name);
-        throw err;
-      } finally {
-        clearInterval(keepAlive);
-      }
+      });
     },
   };
 }
