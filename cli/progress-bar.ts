@@ -20,7 +20,7 @@ export function formatDuration(seconds: number): string {
   return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** One line: bar, shards, tokens/s, ETA, failures. Rates are over the run so far. */
+/** One line: bar, shards, tokens/s, ETA, failures. Rates count only work done since this (re)start. */
 export function progressLine(p: HarvestProgress, now = Date.now()): string {
   const { total, done, failed, running } = p.shards;
   const finished = done + failed;
@@ -32,7 +32,7 @@ export function progressLine(p: HarvestProgress, now = Date.now()): string {
   return (
     `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${finished}/${total} shards` +
     ` | ${running} running | ${failed} failed | ${p.tokens.toLocaleString('en-US')} tokens` +
-    ` | ${Math.round(p.tokens / elapsed).toLocaleString('en-US')} tok/s | ${formatBytes(p.bytes)}` +
+    ` | ${Math.round((p.tokens - (p.skippedTokens ?? 0)) / elapsed).toLocaleString('en-US')} tok/s | ${formatBytes(p.bytes)}` +
     ` | ETA ${finished >= total ? '0s' : formatDuration(eta)}${p.paused ? ' | PAUSED' : ''} | ${p.phase}`
   );
 }

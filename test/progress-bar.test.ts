@@ -37,6 +37,11 @@ test('ETA: unknown before a shard finishes, 0 at the end; shards done by an earl
   assert.match(progressLine(progress({ phase: 'done', shards: { done: 9, failed: 1, running: 0 } }), NOW), /ETA 0s \| done$/);
 });
 
+test('after a resume, tokens of shards done before it count in the total but not in tok/s', () => {
+  const line = progressLine(progress({ tokens: 5000, skippedTokens: 4000, shards: { done: 6, skipped: 3 } }), NOW);
+  assert.match(line, /\| 5,000 tokens \| 100 tok\/s \|/);
+});
+
 test('a paused run says so', () => {
   assert.match(progressLine(progress({ paused: true }), NOW), /\| PAUSED \| harvesting$/);
 });

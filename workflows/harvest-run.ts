@@ -86,6 +86,7 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
     paused,
     shards: { total: plan?.shardCount ?? 0, done: counters.done, failed: counters.failed, running, skipped: counters.skipped },
     tokens: counters.tokens,
+    skippedTokens: counters.skippedTokens ?? 0,
     rows: counters.rows,
     bytes: counters.bytes,
     startedAt,
@@ -145,6 +146,7 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
     counters.done += page.alreadyDone;
     counters.skipped += page.alreadyDone;
     counters.tokens += page.doneTokens;
+    counters.skippedTokens = (counters.skippedTokens ?? 0) + page.doneTokens;
     counters.rows += page.doneRows;
     counters.bytes += page.doneBytes;
     for (const shard of page.shards) {

@@ -45,6 +45,8 @@ export interface HarvestCounters {
   failed: number;
   /** Shards found complete when this run (or a resume) started; included in done. */
   skipped: number;
+  /** Tokens of those skipped shards (included in tokens): rates leave them out. */
+  skippedTokens?: number;
   tokens: number;
   rows: number;
   bytes: number;
@@ -69,6 +71,8 @@ export interface HarvestProgress extends RunRef {
   paused: boolean;
   shards: { total: number; done: number; failed: number; running: number; skipped: number };
   tokens: number;
+  /** Of those, tokens of shards complete before this start (a resume): not part of its rate. */
+  skippedTokens?: number;
   rows: number;
   bytes: number;
   /** Epoch ms when the run first started (kept across continue-as-new and resume). */
