@@ -3,18 +3,10 @@
 // worker registers them with createTrainingMetrics and calls recordStep after each logged step.
 // Labels: the run and the dictionary ("sae", a name from the run config), both bounded.
 import { Gauge, type Registry } from 'prom-client';
+import type { StepMetrics } from '../sae/step-metrics.js';
 
-/** What one training step reports (core/sae StepMetrics has these fields). */
-export interface TrainingStepSample {
-  step: number;
-  tokens: number;
-  loss: number;
-  mse: number;
-  fvu: number;
-  l0: number;
-  deadFraction: number;
-  denseFraction: number;
-}
+/** The fields of a training step these gauges show. */
+export type TrainingStepSample = Pick<StepMetrics, 'step' | 'tokens' | 'loss' | 'mse' | 'fvu' | 'l0' | 'deadFraction' | 'denseFraction'>;
 
 export interface TrainingMetrics {
   recordStep(runId: string, sae: string, m: TrainingStepSample): void;

@@ -18,6 +18,7 @@ import {
 } from './inference-protocol.js';
 import { decodeModel, extractHooks, modelSha256, resolveHooks, type HookInfo } from './onnx-graph.js';
 import type { Dim } from './onnx-types.js';
+import { float16ArrayToFloat32 } from '../parquet/float16.js';
 
 // onnxruntime-node can hand these back; bfloat16 outputs it cannot represent at all.
 const RETURNABLE = new Set(['float32', 'float16', 'float64']);
@@ -94,19 +95,10 @@ async function learnWidths(hooks: HookInfo[]): Promise<Record<string, number | n
   return widths;
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 // float32 results are passed through untouched (their buffers get transferred, not copied).
 function toFloat32(t: Tensor): Float32Array {
   if (t.data instanceof Float32Array) return t.data;
-  if (t.type === 'float16' && t.data instanceof Uint16Array) return Float32Array.from(t.data, halfToFloat);
+  if (t.type === 'float16' && t.data instanceof Uint16Array) return float16ArrayToFloat32(t.data);
   if (t.type === 'float64' || t.type === 'float16') return Float32Array.from(t.data as ArrayLike<number>);
   throw new Error(`hook output of type ${t.type} cannot be returned as float32`);
 }

@@ -5,7 +5,7 @@
 // Example references are JSON strings: they are small, ragged and only ever read whole.
 import { parquetMetadata, parquetReadObjects, type KeyValue } from 'hyparquet';
 import { ByteWriter, parquetWrite, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
-import type { ExampleRef, FeatureSummary, IntervalExamples } from './feature-summary.js';
+import type { ExampleRef, FeatureSummary, FeatureView, IntervalExamples } from './feature-summary.js';
 
 export const FEATURE_STATS_FORMAT = 'feature-stats/v1';
 
@@ -15,16 +15,8 @@ const META = {
   binLowerEdges: 'thresher.hist_lower_edges',
 } as const;
 
-export interface FeatureStatsRow {
-  feature: number;
-  firingCount: number;
-  density: number;
-  meanAct: number;
-  maxAct: number;
-  histogram: number[];
-  top: ExampleRef[];
-  intervals: IntervalExamples[];
-}
+/** One row of features.parquet: exactly the per-feature view of the summary it was written from. */
+export type FeatureStatsRow = FeatureView;
 
 export interface FeatureStatsFile {
   tokens: number;
