@@ -79,7 +79,7 @@ export interface StatsResult extends RunRef {
   labels: number;
   /** 'available', or the reason logit effects could not be computed. */
   logitEffects: string;
-  keys: { summary: string; features: string; logitEffects: string; genres: string; result: string };
+  keys: { summary: string; features: string; examples: string; logitEffects: string; genres: string; result: string };
 }
 
 export interface StatsProgress extends RunRef {

@@ -103,11 +103,27 @@ export class RunLayout {
   statsPartialKey(trainingId: string, level: number, index: number): string {
     return `${this.statsPrefix(trainingId)}partials/level-${pad(level, 2)}/summary-${pad(index, 6)}.bin`;
   }
-  /** The merged summary, the per-feature Parquet, logit effects and the genre table. */
-  statsKeys(trainingId: string): { summary: string; features: string; logitEffects: string; genres: string; result: string } {
+  /** The merged summary, the per-feature Parquet, example windows, logit effects and the genre table. */
+  statsKeys(trainingId: string): StatsKeys {
     const p = this.statsPrefix(trainingId);
-    return { summary: `${p}summary.bin`, features: `${p}features.parquet`, logitEffects: `${p}logit-effects.json`, genres: `${p}genres.json`, result: `${p}result.json` };
+    return {
+      summary: `${p}summary.bin`, features: `${p}features.parquet`, examples: `${p}examples.parquet`,
+      logitEffects: `${p}logit-effects.json`, genres: `${p}genres.json`, result: `${p}result.json`,
+    };
   }
+  /** The feature browser of one dictionary: a static site (cli/report). */
+  reportPrefix(trainingId: string): string {
+    return `${this.root}/report/${trainingId}/`;
+  }
+}
+
+export interface StatsKeys {
+  summary: string;
+  features: string;
+  examples: string;
+  logitEffects: string;
+  genres: string;
+  result: string;
 }
 
 /** Shard number from a manifest or failure key, or undefined for other keys. */
