@@ -26,7 +26,7 @@ export interface StatsActivityDeps {
 }
 
 /** What the stage reads from a dictionary's cfg.json (SAELens keys). */
-interface DictionaryCfg {
+export interface DictionaryCfg {
   d_in: number;
   d_sae: number;
   hook_name?: string;
@@ -35,7 +35,7 @@ interface DictionaryCfg {
 const FATAL = new Set(['ConfigError', 'ActivationPartError', 'SafetensorsError']);
 
 
-async function loadDictionaryCfg(store: ObjectStore, layout: RunLayout, trainingId: string, signal?: AbortSignal): Promise<DictionaryCfg> {
+export async function loadDictionaryCfg(store: ObjectStore, layout: RunLayout, trainingId: string, signal?: AbortSignal): Promise<DictionaryCfg> {
   const cfg = await store.getJsonIfExists<DictionaryCfg>(layout.bucket, layout.dictionaryConfigKey(trainingId), signal);
   if (!cfg) throw new ConfigError(`dictionary ${trainingId} of run ${layout.runId} has no cfg.json at s3://${layout.bucket}/${layout.dictionaryConfigKey(trainingId)}`);
   if (!cfg.hook_name) throw new ConfigError(`dictionary ${trainingId}: cfg.json names no hook_name`);

@@ -15,8 +15,11 @@ import { startTraining, trainStatus } from '../cli/train-commands.js';
 import { ConfigError } from '../core/config/run-config.js';
 import { readActivationPart } from '../core/parquet/activation-part.js';
 import { RunLayout } from '../core/storage/run-layout.js';
+import { readExampleWindows } from '../core/stats/example-windows.js';
+import { readFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import type { TrainingConfigInput } from '../core/training/training-config-schema.js';
 import { createWorkerMetrics } from '../workers/worker-metrics.js';
+import { statsWorkflowId, type StatsResult } from '../workflows/stats-types.js';
 import { trainWorkflowId, type DictionaryResult, type TrainSweepProgress } from '../workflows/training-types.js';
 import { allKeys, demoConfig, MLP_HOOK, openHarness, quietLog, uploadDemoCorpus, withTimeout, writeConfig, type Harness } from './test-support.js';
 import { metricLines, parseSafetensors, SYNTHETIC_HOOK, writeSyntheticRun } from './training-support.js';
@@ -296,7 +299,7 @@ test('training config mistakes are refused before any work, naming the field, an
   await assert.rejects(h!.client.workflow.getHandle(trainWorkflowId(runId, 'bad')).describe(), WorkflowNotFoundError, 'no workflow was started');
 });
 
-test('a harvest run with stages ["train"] trains its dictionary after the harvest, as a child workflow', { timeout: 150_000 }, async () => {
+test('a harvest run with stages ["train", "stats"] trains its dictionary, then computes its statistics and example windows, as child workflows', { timeout: 240_000 }, async () => {
   const corpus = await uploadDemoCorpus(h!, 'corpora/stage', { shards: 2, docsPerShard: 6, seed: 3 });
   const runId = 'staged-run';
   const train = { hook: MLP_HOOK, sizes: [256], l1Coefficients: [3e-3], lr: 1e-3, batchSize: 128, steps: 40, checkpointEverySteps: 20, metricsChunkSteps: 20, bufferRows: 512, normalise: true };
@@ -307,21 +310,25 @@ test('a harvest run with stages ["train"] trains its dictionary after the harves
     { config: demoConfig('stage-no-section', corpus.uri, output, { stages: ['train'] }), message: /- train: is required when stages includes "train"/ },
     { config: demoConfig('stage-no-stage', corpus.uri, output, { train }), message: /- stages: must include "train" when a train section is given/ },
     { config: demoConfig('stage-bad-hook', corpus.uri, output, { stages: ['train'], hooks: [MLP_HOOK], train: { ...train, hook: 'blocks.0.hook_resid_post' } }), message: /- train\.hook: "blocks\.0\.hook_resid_post" is not one of hooks/ },
-    { config: demoConfig('stage-stats', corpus.uri, output, { stages: ['train', 'stats'], train }), message: /stages: "stats" not available in this version yet/ },
+    { config: demoConfig('stage-stats', corpus.uri, output, { stages: ['stats'] }), message: /- stages: "stats" needs "train"/ },
   ];
   for (const r of refused) {
     await assert.rejects(startRun(h!.services, await writeConfig(dir, r.config.runId!, r.config), quietLog, h!.client), (err: Error) => err instanceof ConfigError && r.message.test(err.message), String(r.message));
   }
 
-  const config = demoConfig(runId, corpus.uri, output, { positionsPerContext: 32, stages: ['train'], train });
+  const config = demoConfig(runId, corpus.uri, output, { positionsPerContext: 32, stages: ['train', 'stats'], train });
   const started = await startRun(h!.services, await writeConfig(dir, runId, config), quietLog, h!.client);
   h!.track(started.handle);
-  const result = await withTimeout('the harvest and its train stage', 120_000, started.handle.result());
+  const result = await withTimeout('the harvest and its train and stats stages', 200_000, started.handle.result());
   assert.equal(result.status, 'completed');
-  assert.deepEqual(result.stages, { train: { workflowId: trainWorkflowId(runId, 'train'), status: 'completed' } });
+  const trainingId = 'train-d256-lambda0.003';
+  assert.deepEqual(result.stages, {
+    train: { workflowId: trainWorkflowId(runId, 'train'), status: 'completed' },
+    stats: { workflowId: statsWorkflowId(runId, trainingId), status: 'completed' },
+  });
 
   const layout = new RunLayout(output, runId);
-  const trainingId = 'train-d256-lambda0.003';
+  await assertExampleWindows(layout, trainingId);
   const dict = await h!.store.getJson<DictionaryResult>(layout.bucket, layout.dictionaryResultKey(trainingId));
   assert.equal(dict.dIn, 512);
   assert.equal(dict.steps, 40);
@@ -333,3 +340,35 @@ test('a harvest run with stages ["train"] trains its dictionary after the harves
   assert.equal(status.state, 'COMPLETED');
   assert.equal(status.result?.dictionaries[0].trainingId, trainingId);
 });
+
+/**
+ * The stats stage's example windows, against what the harvest stored: one window per top and
+ * interval example of features.parquet, each centred on the example's token and inside its
+ * context, and the activation recomputed through the model and encoder on the centre token equal
+ * to the one the statistics read from the activation parts.
+ */
+async function assertExampleWindows(layout: RunLayout, trainingId: string): Promise<void> {
+  const keys = layout.statsKeys(trainingId);
+  const stats = await h!.store.getJson<StatsResult>(layout.bucket, keys.result);
+  assert.ok(stats.liveFeatures > 0, 'some features fire');
+  const features = await readFeatureStats(await h!.store.getBytes(layout.bucket, keys.features));
+  const windows = await readExampleWindows(await h!.store.getBytes(layout.bucket, keys.examples));
+  assert.equal(windows.radius, 4);
+  const expected = features.rows.reduce((a, r) => a + r.top.length + r.intervals.reduce((b, i) => b + i.examples.length, 0), 0);
+  assert.ok(expected > 0);
+  assert.equal(windows.rows.length, expected, 'one window per example');
+  const tops = new Map(features.rows.map((r) => [r.feature, r.top]));
+  let worst = 0;
+  for (const w of windows.rows) {
+    assert.ok(w.tokens.length >= 1 && w.tokens.length <= 9 && w.acts.length === w.tokens.length && w.texts.length === w.tokens.length);
+    assert.ok(w.center >= 0 && w.center < w.tokens.length);
+    assert.ok(w.center <= 4 && w.tokens.length - 1 - w.center <= 4, 'at most 4 tokens each side');
+    assert.ok(w.label !== null && /^[a-z0-9]+$/.test(w.label), `label ${w.label}`);
+    if (w.kind === 'top') {
+      const ref = tops.get(w.feature)![w.group];
+      assert.deepEqual([w.shard, w.context, w.position, w.tokens[w.center]], [ref.shard, ref.context, ref.position, ref.token]);
+    }
+    worst = Math.max(worst, Math.abs(w.acts[w.center] - w.act) / Math.max(1e-3, Math.abs(w.act)));
+  }
+  assert.ok(worst < 1e-3, `recomputed centre activations match the parts' (worst relative difference ${worst})`);
+}

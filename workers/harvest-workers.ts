@@ -6,6 +6,7 @@ import type { ObjectStore } from '../core/storage/object-store.js';
 import { createControlActivities } from '../activities/control-activities.js';
 import { createHarvestActivities } from '../activities/harvest-activities.js';
 import { createStatsActivities } from '../activities/stats-activities.js';
+import { createExampleActivities } from '../activities/stats-example-activities.js';
 import { createTrainingActivities } from '../activities/training-activities.js';
 import { createTrainingPlanActivities } from '../activities/training-plan-activities.js';
 import { trainingRecorder } from '../core/metrics/training-stage-metrics.js';
@@ -93,6 +94,7 @@ export async function createWorkerSet(opts: WorkerSetOptions): Promise<{ run(): 
         activities: {
           ...createTrainingActivities({ store: opts.store, metrics: metrics && trainingRecorder(metrics.registry) }),
           ...createStatsActivities({ store: opts.store }),
+          ...createExampleActivities({ store: opts.store, cacheDir: opts.cacheDir }),
         },
         // Fixed slots, as for harvest: a training step saturates the accelerator (or every core).
         maxConcurrentActivityTaskExecutions: opts.trainingSlots ?? 1,

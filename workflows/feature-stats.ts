@@ -1,4 +1,5 @@
 import { ApplicationFailure, allHandlersFinished, condition, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { ExampleActivities } from '../activities/stats-example-activities.js';
 import type { StatsActivities } from '../activities/stats-activities.js';
 import {
   STATS_QUEUE,
@@ -19,7 +20,8 @@ const levelKey = (level0Key: string, level: number, index: number): string =>
 /**
  * FeatureStats: the statistics of one dictionary over its hook's activations. summarisePart runs
  * over groups of parts (at most `concurrency` at once) and stores partial summaries in S3; they
- * are merged in a tree of fan-in `fanIn`; finalizeStats writes the per-feature Parquet, logit
+ * are merged in a tree of fan-in `fanIn`; writeExampleWindows cuts the examples' context windows
+ * (examples.parquet); finalizeStats writes the per-feature Parquet, logit
  * effects and the genre table. The history holds keys and counts only.
  */
 export async function featureStats(input: FeatureStatsInput): Promise<StatsResult> {
@@ -31,7 +33,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
   setHandler(statsProgressQuery, () => ({ ...progress }));
 
   const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: input.maxAttempts ?? 5, nonRetryableErrorTypes: ['ConfigError'] };
-  const acts = proxyActivities<StatsActivities>({
+  const acts = proxyActivities<StatsActivities & ExampleActivities>({
     taskQueue: STATS_QUEUE,
     startToCloseTimeout: '1 day',
     heartbeatTimeout: (input.heartbeatTimeoutSeconds ?? 60) * 1000,
@@ -88,6 +90,9 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     await settle(() => running === 0);
     level = next;
   }
+
+  progress.phase = 'examples';
+  if (input.exampleWindows !== false) await acts.writeExampleWindows({ runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId, summaryKey: level[0] });
 
   progress.phase = 'finalising';
   const result = await acts.finalizeStats({

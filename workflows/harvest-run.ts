@@ -16,8 +16,10 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control-activities.js';
 import type { HarvestActivities } from '../activities/harvest-activities.js';
+import type { featureStats } from './feature-stats.js';
+import { statsWorkflowId } from './stats-types.js';
 import type { trainDictionary } from './train-dictionary.js';
-import { STAGE_SWEEP_ID, trainWorkflowId } from './training-types.js';
+import { STAGE_SWEEP_ID, trainWorkflowId, type TrainSweepResult } from './training-types.js';
 import {
   HARVEST_QUEUE,
   type HarvestCounters,
@@ -162,7 +164,9 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
   const result = await control.finalizeRun(ref, plan, counters);
   if (plan.stages.includes('train')) {
     phase = 'stages';
-    result.stages = { train: await trainStage(ref, result) };
+    const train = await trainStage(ref, result);
+    result.stages = { train: train.outcome };
+    if (plan.stages.includes('stats')) result.stages.stats = await statsStage(ref, train.sweep);
   }
   phase = 'done';
   await condition(allHandlersFinished);
@@ -174,23 +178,51 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
  * run config's `train` section), awaited so the run ends when its stages do. A failed stage is
  * reported in the result; it does not undo the harvest.
  */
-async function trainStage(ref: RunRef, harvest: HarvestResult): Promise<StageOutcome> {
+async function trainStage(ref: RunRef, harvest: HarvestResult): Promise<{ outcome: StageOutcome; sweep?: TrainSweepResult }> {
   const workflowId = trainWorkflowId(ref.runId, STAGE_SWEEP_ID);
   if (harvest.status !== 'completed') {
-    return { workflowId, status: 'skipped', message: `${harvest.failedShards} shards failed; \`thresher run resume ${ref.runId}\` retries them and then trains` };
+    return { outcome: { workflowId, status: 'skipped', message: `${harvest.failedShards} shards failed; \`thresher run resume ${ref.runId}\` retries them and then trains` } };
   }
   try {
-    const r = await executeChild<typeof trainDictionary>('trainDictionary', {
+    const sweep = await executeChild<typeof trainDictionary>('trainDictionary', {
       workflowId,
       args: [{ ...ref, sweepId: STAGE_SWEEP_ID, fromRunConfig: true }],
       memo: { outputUri: ref.outputUri },
     });
-    return { workflowId, status: r.status, ...(r.failures.length > 0 && { message: `${r.failures.length} dictionaries failed: ${r.failures[0].message}` }) };
+    const message = sweep.failures.length > 0 ? { message: `${sweep.failures.length} dictionaries failed: ${sweep.failures[0].message}` } : {};
+    return { outcome: { workflowId, status: sweep.status, ...message }, sweep };
   } catch (err) {
     if (isCancellation(err) || !(err instanceof ChildWorkflowFailure)) throw err;
     log.warn('train stage failed', { runId: ref.runId, message: causeMessage(err) });
-    return { workflowId, status: 'failed', message: causeMessage(err) };
+    return { outcome: { workflowId, status: 'failed', message: causeMessage(err) } };
   }
+}
+
+/**
+ * The run's `stats` stage: one FeatureStats child per dictionary the train stage made (each ends
+ * with its feature browser), one after another so they do not compete for the training workers.
+ * The outcome names the first child's workflow id; a failure is reported, not thrown.
+ */
+async function statsStage(ref: RunRef, sweep: TrainSweepResult | undefined): Promise<StageOutcome> {
+  const ids = sweep?.dictionaries.map((d) => d.trainingId) ?? [];
+  const first = statsWorkflowId(ref.runId, ids[0] ?? STAGE_SWEEP_ID);
+  if (!ids.length) return { workflowId: first, status: 'skipped', message: 'the train stage made no dictionary' };
+  const failures: string[] = [];
+  for (const trainingId of ids) {
+    try {
+      await executeChild<typeof featureStats>('featureStats', {
+        workflowId: statsWorkflowId(ref.runId, trainingId),
+        args: [{ ...ref, trainingId }],
+        memo: { outputUri: ref.outputUri },
+      });
+    } catch (err) {
+      if (isCancellation(err) || !(err instanceof ChildWorkflowFailure)) throw err;
+      log.warn('stats stage failed for a dictionary', { runId: ref.runId, trainingId, message: causeMessage(err) });
+      failures.push(`${trainingId}: ${causeMessage(err)}`);
+    }
+  }
+  if (!failures.length) return { workflowId: first, status: 'completed' };
+  return { workflowId: first, status: failures.length === ids.length ? 'failed' : 'completed_with_failures', message: failures.join('; ') };
 }
 
 function causeMessage(err: unknown): string {

@@ -29,6 +29,11 @@ export interface FeatureStatsInput extends RunRef {
   encodeBatchRows?: number;
   /** Top activating tokens kept per feature. Default 20. */
   topK?: number;
+  /**
+   * Cut the examples' context windows from the run's corpus and model (examples.parquet). Default
+   * true; only activation parts made without a corpus (synthetic tests) turn it off.
+   */
+  exampleWindows?: boolean;
   maxAttempts?: number;
   heartbeatTimeoutSeconds?: number;
 }
@@ -62,6 +67,19 @@ export interface MergeTask extends RunRef {
   outKey: string;
 }
 
+export interface ExampleWindowsTask extends RunRef {
+  trainingId: string;
+  /** The merged summary whose examples get windows. */
+  summaryKey: string;
+  /** Tokens each side of an example. Default 4. */
+  radius?: number;
+}
+
+export interface ExampleWindowsRef {
+  key: string;
+  windows: number;
+}
+
 export interface FinalizeTask extends RunRef {
   trainingId: string;
   summaryKey: string;
@@ -84,7 +102,7 @@ export interface StatsResult extends RunRef {
 
 export interface StatsProgress extends RunRef {
   trainingId: string;
-  phase: 'planning' | 'summarising' | 'merging' | 'finalising' | 'done';
+  phase: 'planning' | 'summarising' | 'merging' | 'examples' | 'finalising' | 'done';
   groups: number;
   groupsDone: number;
   tokensSummarised: number;

@@ -98,6 +98,9 @@ export const runConfigSchema = z
     if (c.train && !c.stages.includes('train')) {
       ctx.addIssue({ code: 'custom', path: ['stages'], message: 'must include "train" when a train section is given (or remove the section)' });
     }
+    if (c.stages.includes('stats') && !c.stages.includes('train')) {
+      ctx.addIssue({ code: 'custom', path: ['stages'], message: '"stats" needs "train": the statistics are of the dictionaries the train stage makes' });
+    }
     if (c.train && !c.hooks.includes(c.train.hook)) {
       ctx.addIssue({ code: 'custom', path: ['train', 'hook'], message: `"${c.train.hook}" is not one of hooks (${c.hooks.join(', ')})` });
     }

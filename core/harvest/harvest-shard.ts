@@ -1,14 +1,14 @@
 import type { RunConfig } from '../config/run-config.js';
-import { readDocuments } from '../corpus/document-reader.js';
-import { openShard, type ShardRef } from '../corpus/shard-source.js';
+import type { ShardRef } from '../corpus/shard-source.js';
 import { encodeActivationPart } from '../parquet/activation-part.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { RunLayout } from '../storage/run-layout.js';
-import { ContextPacker, type PackedContext } from '../tokenize/context-packer.js';
+import type { PackedContext } from '../tokenize/context-packer.js';
 import { samplePositions } from '../tokenize/position-sampler.js';
 import type { TextTokenizer } from '../tokenize/tokenizer.js';
 import type { InferenceModel } from './inference-model.js';
 import { PartBuilder } from './part-builder.js';
+import { shardContexts } from './shard-contexts.js';
 import { MANIFEST_FORMAT, type PartRecord, type ShardManifest } from './shard-manifest.js';
 
 export interface HarvestShardDeps {
@@ -41,8 +41,6 @@ export interface HarvestShardOptions {
 
 /** Batches in flight to the inference thread: one running while the next is being prepared. */
 const MAX_OUTSTANDING_BATCHES = 2;
-/** Plain-text documents are cut at this size so a huge file never sits in memory whole. */
-const MAX_DOCUMENT_BYTES = 1 << 20;
 
 const BYTES_PER_VALUE = { fp32: 4, fp16: 2 } as const;
 
@@ -71,8 +69,6 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
   // its buffers on every doubling. Pages are only touched as rows arrive, so a short part costs
   // no more memory than before.
   const rowsPerPart = perPart * rowsPerContext(config);
-  const bosId = config.tokenizer.bos === 'none' ? undefined : deps.tokenizer.tokenId(config.tokenizer.bosToken!);
-  const packer = new ContextPacker(config.contextLength, config.tokenizer.bos, bosId);
   const skipFirst = config.tokenizer.bos === 'context';
   const withLabels = config.corpus.labelField !== undefined;
   const labels = new Map<number, string | undefined>();
@@ -153,25 +149,18 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     if (batch.length === config.batchSize) await submit();
   };
 
-  const source = await openShard(shard.uri, deps.store, signal);
   try {
-    for await (const doc of readDocuments(source, {
-      shardName: shard.uri,
-      textField: config.corpus.textField,
-      labelField: config.corpus.labelField,
-      maxDocumentBytes: MAX_DOCUMENT_BYTES,
-    })) {
-      signal?.throwIfAborted();
-      documents++;
-      if (withLabels) labels.set(doc.index, doc.label);
-      for (const ctx of packer.push(doc.index, deps.tokenizer.encode(doc.text))) await accept(ctx);
+    for await (const step of shardContexts(shard.uri, config, deps.tokenizer, deps.store, signal)) {
+      if (step.document) {
+        documents++;
+        if (withLabels) labels.set(step.document.index, step.document.label);
+      }
+      for (const ctx of step.contexts) await accept(ctx);
     }
-    for (const ctx of packer.finish()) await accept(ctx);
     await submit();
     while (outstanding.length) await drainOne();
     if (builder) await commitPart(builder);
   } finally {
-    source.destroy();
     // Never leave a rejected inference promise unobserved when we stop early.
     for (const o of outstanding) o.result.catch(() => undefined);
   }

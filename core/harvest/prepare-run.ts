@@ -28,11 +28,6 @@ export async function prepareRun(configFile: string, store: ObjectStore, cacheDi
     throw new ConfigError(`config ${configFile} cannot be read as JSON: ${(err as Error).message}`);
   }
   const parsed = parseRunConfig(raw, `config ${configFile}`);
-  const unavailable = parsed.stages.filter((s) => s !== 'train');
-  if (unavailable.length) {
-    // 'stats' is reserved in the schema; its workflow lands with issue #4.
-    throw new ConfigError(`stages: ${unavailable.map((s) => `"${s}"`).join(', ')} not available in this version yet; remove them and start the stage later`);
-  }
   const base = path.dirname(path.resolve(configFile));
   const local = (p: string): string => (isS3Uri(p) ? p : path.resolve(base, p));
   const config: RunConfig = {
