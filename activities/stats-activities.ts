@@ -29,6 +29,8 @@ export interface StatsActivityDeps {
 export interface DictionaryCfg {
   d_in: number;
   d_sae: number;
+  /** 'standard' (ReLU, L1) or 'topk'. */
+  architecture?: string;
   hook_name?: string;
 }
 

@@ -9,7 +9,8 @@ import { loadRunConfig } from '../core/harvest/run-plan.js';
 import { shardContexts } from '../core/harvest/shard-contexts.js';
 import type { ShardManifest } from '../core/harvest/shard-manifest.js';
 import { openEncoderWorker } from '../core/stats/encoder-worker.js';
-import { buildExampleWindows, exampleTargets } from '../core/stats/example-windows-builder.js';
+import { buildExampleWindows, exampleTargets, reluFeatureActivation } from '../core/stats/example-windows-builder.js';
+import { decodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
 import { encodeExampleWindows } from '../core/stats/example-windows.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
 import { ConfigError } from '../core/config/run-config.js';
@@ -51,6 +52,8 @@ export function createExampleActivities({ store, cacheDir }: ExampleActivityDeps
             },
             hookVectors: async (ids, batch, seq) => (await model.run(ids, batch, seq))[cfg.hook_name!].data,
             encode: (x, rows) => encoder.encode(x, rows),
+            // ReLU dictionaries: one dot product per window token instead of a full encode.
+            ...(cfg.architecture === 'standard' && { featureActivation: reluFeatureActivation(decodeDictionaryWeights(await store.getBytes(layout.bucket, layout.dictionaryWeightsKey(task.trainingId), signal))) }),
             tokenText: (id) => texts.get(id) ?? texts.set(id, tokenizer.decode([id])).get(id)!,
           }, {
             dIn: cfg.d_in, dSae: cfg.d_sae, ...(task.radius !== undefined && { radius: task.radius }), signal,

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { parseS3Uri } from '../core/config/run-config.js';
 import type { TrainingStageInput } from '../core/training/training-config-schema.js';
 import type { HarvestResult } from '../workflows/harvest-types.js';
+import { statsWorkflowId, type StatsProgress } from '../workflows/stats-types.js';
 import { STAGE_SWEEP_ID, trainWorkflowId, type TrainingHeartbeat, type TrainSweepResult } from '../workflows/training-types.js';
 
 const STEPS = 250;
@@ -36,17 +37,26 @@ export const demoTrainingNote = (): string =>
   `(short, so the demo stays within a few minutes on 2 cores; a real run trains for ~1M steps)`;
 
 /**
- * One progress line for the training stage: from this process's training gauges when the worker
- * runs here (every step), else from the activity's last heartbeat on the server (less often).
+ * One progress line for the run's stages: the training step from this process's training gauges
+ * when the worker runs here (every step), else from the activity's last heartbeat on the server;
+ * once the sweep is done, the statistics workflow's phase and counts.
  */
 export async function demoTrainingLine(client: Client, runId: string, registry?: Registry): Promise<string | undefined> {
+  const sweepHandle = client.workflow.getHandle(trainWorkflowId(runId, STAGE_SWEEP_ID));
+  const sweep = await sweepHandle.describe();
+  if (sweep.status.name === 'COMPLETED') {
+    const result = await sweepHandle.result() as TrainSweepResult;
+    const trainingId = result.dictionaries[0]?.trainingId;
+    if (!trainingId) return undefined;
+    const p = await client.workflow.getHandle(statsWorkflowId(runId, trainingId)).query<StatsProgress>('progress');
+    return `statistics ${trainingId}: ${p.phase}, ${p.groupsDone}/${p.groups} part groups, ${p.tokensSummarised.toLocaleString('en-US')} tokens`;
+  }
   if (registry) {
     const gauge = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.run === runId);
     const [step, planned, ckpt] = await Promise.all(['thresher_sae_step', 'thresher_sae_steps_planned', 'thresher_sae_checkpoint_step'].map(gauge));
     if (step && planned) return `training ${step.labels.sae}: step ${step.value}/${planned.value} (checkpoint ${ckpt?.value ?? 0})`;
   }
-  const d = await client.workflow.getHandle(trainWorkflowId(runId, STAGE_SWEEP_ID)).describe();
-  const payload = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
+  const payload = sweep.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
   if (!payload) return undefined;
   const hb = JSON.parse(Buffer.from(payload).toString('utf8')) as TrainingHeartbeat;
   return hb.steps ? `training ${hb.trainingId}: step ${hb.step}/${hb.steps} (checkpoint ${hb.checkpointStep})` : undefined;
@@ -86,11 +96,15 @@ export class DemoTrainingWatch {
 }
 
 /** The summary lines of the demo's dictionary (its workflow's result). */
-export async function demoTrainingLines(client: Client, result: HarvestResult, seconds?: number): Promise<string[]> {
+export async function demoTrainingLines(client: Client, result: HarvestResult, harvestEnd?: number): Promise<string[]> {
   const stage = result.stages?.train;
   if (!stage) return [];
   if (stage.status === 'failed' || stage.status === 'skipped') return [`dictionary  ${stage.status}: ${stage.message ?? ''}`];
-  const sweep = await client.workflow.getHandle(stage.workflowId).result() as TrainSweepResult;
+  const handle = client.workflow.getHandle(stage.workflowId);
+  const sweep = await handle.result() as TrainSweepResult;
+  // The stage's own time: from the harvest's end to the sweep's close (the stats stage follows).
+  const closed = (await handle.describe()).closeTime?.getTime();
+  const seconds = harvestEnd !== undefined && closed !== undefined ? (closed - harvestEnd) / 1000 : undefined;
   const d = sweep.dictionaries[0];
   if (!d) return [`dictionary  failed: ${sweep.failures[0]?.message ?? 'no result'}`];
   const f = d.final;

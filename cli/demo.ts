@@ -13,6 +13,7 @@ import { verifyRun } from '../core/harvest/verify-run.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import { formatBytes, ProgressBar } from './progress-bar.js';
 import { DEMO_TRAIN, DemoTrainingWatch, demoTrainingLines } from './demo-training.js';
+import { demoStatsLines } from './demo-stats.js';
 import type { HarvestProgress } from '../workflows/harvest-types.js';
 import { devUp } from '../infra/local-stack.js';
 import { resolvePrometheusBinaries } from '../infra/prometheus-binaries.js';
@@ -59,8 +60,9 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
     dtype: 'fp32',
     output: { path: output, partMiB: 8 },
     concurrency: 4,
-    // Dictionary learning after the harvest: one 4,096-feature dictionary (cli/demo-training.ts).
-    stages: ['train'],
+    // Dictionary learning after the harvest: one 4,096-feature dictionary (cli/demo-training.ts),
+    // then its feature statistics, example windows and browser (cli/demo-stats.ts).
+    stages: ['train', 'stats'],
     train: DEMO_TRAIN,
   };
   const configFile = path.join(demoDir, 'run.json');
@@ -114,7 +116,8 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
       `speed      ${Math.round(result.tokens / seconds).toLocaleString('en-US')} tokens/s over ${seconds.toFixed(1)} s (start to finish)`,
       `verify     ${report.problems.length ? `${report.problems.length} problems: ${report.problems.slice(0, 3).join('; ')}` : `ok: ${report.partsChecked} parts, ${report.rows.toLocaleString('en-US')} rows, no duplicates or gaps`}`,
       `output     ${new RunLayout(result.outputUri, result.runId).uri}`,
-      ...(await demoTrainingLines(client, result, harvestEnd === undefined ? undefined : (finished - harvestEnd) / 1000)),
+      ...(await demoTrainingLines(client, result, harvestEnd)),
+      ...(await demoStatsLines(services.store, result)),
     ];
     if (services.localStack) {
       lines.push(`s3         ${services.localStack.s3Endpoint} (local stack; \`thresher dev down\` stops it)`);
@@ -123,7 +126,8 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
     if (monitoring.server) lines.push(`metrics    ${monitoring.server.url} (this process; gone when the demo exits)`);
     if (prometheusUrl) lines.push(`prometheus ${prometheusUrl}/graph?g0.expr=${encodeURIComponent('sum by (run) (thresher_harvest_tokens_total)')} (keeps the history)`);
     console.log(lines.join('\n'));
-    if (report.problems.length || result.failedShards || (result.stages?.train && result.stages.train.status !== 'completed')) process.exitCode = 1;
+    const stagesOk = Object.values(result.stages ?? {}).every((s) => s.status === 'completed');
+    if (report.problems.length || result.failedShards || !stagesOk) process.exitCode = 1;
   } finally {
     workers.shutdown();
     await running;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
-import { genreScores } from '../core/stats/genre-scores.js';
+import { genreScores, genreScoresFromCounts } from '../core/stats/genre-scores.js';
 import { syntheticPart } from '../core/stats/synthetic-encoded-part.js';
 
 describe('genre scores', () => {
@@ -25,7 +25,10 @@ describe('genre scores', () => {
 
     const json = table.find((t) => t.label === 'json')!;
     const jsonTokens = labels.filter((l) => l === 'json').length;
-    assert.deepEqual(json, { label: 'json', tokens: jsonTokens, feature: 4, precision: 1, recall: 1, f1: 1, firingWithLabel: jsonTokens, firingLabelled: jsonTokens });
+    assert.deepEqual(json, {
+      label: 'json', tokens: jsonTokens, feature: 4, precision: 1, recall: 1, f1: 1, firingWithLabel: jsonTokens, firingLabelled: jsonTokens,
+      atTarget: { feature: 4, precision: 1, recall: 1 },
+    });
 
     const code = table.find((t) => t.label === 'code')!;
     const codeTokens = labels.filter((l) => l === 'code').length;
@@ -48,5 +51,23 @@ describe('genre scores', () => {
     const t = new FeatureSummary({ dSae: 2 });
     t.add(new Float32Array(4), { shard: 0, doc: [0, 0], context: [0, 0], position: [0, 1], token: [1, 2], label: ['a', 'b'] });
     assert.deepEqual(genreScores(t).map((r) => [r.label, r.tokens, r.feature]), [['a', 1, null], ['b', 1, null]]);
+  });
+
+  it('atTarget is the best feature at precision ≥ 0.9 and recall ≥ 0.5, even when another has a higher F1', () => {
+    // 100 tokens per label. Feature 0: every 'a' token and 10 of each other label's (P 100/120,
+    // R 1, F1 0.91). Feature 1: 60 'a' tokens only (P 1, R 0.6, F1 0.75). Feature 2: 95 'b' tokens
+    // and 11 'a' tokens (P 0.896: just under the bar).
+    const counts = (a: number[], b: number[], c: number[]) => [
+      { label: 'a', tokens: 100, firing: Float64Array.from(a) },
+      { label: 'b', tokens: 100, firing: Float64Array.from(b) },
+      { label: 'c', tokens: 100, firing: Float64Array.from(c) },
+    ];
+    const [a, b] = genreScoresFromCounts(3, counts([100, 60, 11], [10, 0, 95], [10, 0, 0]));
+    assert.equal(a.feature, 0);
+    assert.ok(Math.abs(a.f1 - (2 * (100 / 120) * 1) / (100 / 120 + 1)) < 1e-12);
+    assert.deepEqual(a.atTarget, { feature: 1, precision: 1, recall: 0.6 });
+    assert.equal(b.feature, 2);
+    assert.ok(b.precision < 0.9);
+    assert.equal(b.atTarget, null);
   });
 });

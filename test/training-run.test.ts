@@ -324,7 +324,7 @@ test('a harvest run with stages ["train", "stats"] trains its dictionary, then c
   const trainingId = 'train-d256-lambda0.003';
   assert.deepEqual(result.stages, {
     train: { workflowId: trainWorkflowId(runId, 'train'), status: 'completed' },
-    stats: { workflowId: statsWorkflowId(runId, trainingId), status: 'completed' },
+    stats: { workflowId: statsWorkflowId(runId, trainingId), status: 'completed', trainingIds: [trainingId] },
   });
 
   const layout = new RunLayout(output, runId);

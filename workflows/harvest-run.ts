@@ -208,6 +208,7 @@ async function statsStage(ref: RunRef, sweep: TrainSweepResult | undefined): Pro
   const first = statsWorkflowId(ref.runId, ids[0] ?? STAGE_SWEEP_ID);
   if (!ids.length) return { workflowId: first, status: 'skipped', message: 'the train stage made no dictionary' };
   const failures: string[] = [];
+  const done: string[] = [];
   for (const trainingId of ids) {
     try {
       await executeChild<typeof featureStats>('featureStats', {
@@ -215,14 +216,15 @@ async function statsStage(ref: RunRef, sweep: TrainSweepResult | undefined): Pro
         args: [{ ...ref, trainingId }],
         memo: { outputUri: ref.outputUri },
       });
+      done.push(trainingId);
     } catch (err) {
       if (isCancellation(err) || !(err instanceof ChildWorkflowFailure)) throw err;
       log.warn('stats stage failed for a dictionary', { runId: ref.runId, trainingId, message: causeMessage(err) });
       failures.push(`${trainingId}: ${causeMessage(err)}`);
     }
   }
-  if (!failures.length) return { workflowId: first, status: 'completed' };
-  return { workflowId: first, status: failures.length === ids.length ? 'failed' : 'completed_with_failures', message: failures.join('; ') };
+  if (!failures.length) return { workflowId: first, status: 'completed', trainingIds: done };
+  return { workflowId: first, status: done.length ? 'completed_with_failures' : 'failed', trainingIds: done, message: failures.join('; ') };
 }
 
 function causeMessage(err: unknown): string {

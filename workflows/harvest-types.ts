@@ -96,6 +96,8 @@ export interface StageOutcome {
   /** 'skipped': the harvest had failed shards (resume the run, and the stage runs then). */
   status: 'completed' | 'completed_with_failures' | 'failed' | 'skipped';
   message?: string;
+  /** The stats stage: the dictionaries whose statistics it made. */
+  trainingIds?: string[];
 }
 
 export interface ShardFailure {

@@ -13,6 +13,7 @@
 import type { PackedStep } from '../harvest/shard-contexts.js';
 import type { PackedContext } from '../tokenize/context-packer.js';
 import type { ExampleRef } from './example-slots.js';
+import type { SaeWeights } from '../sae/sae-weights.js';
 import type { FeatureView } from './feature-summary.js';
 import type { ExampleKind, ExampleWindow } from './example-windows.js';
 
@@ -30,6 +31,12 @@ export interface WindowSources {
   hookVectors(ids: BigInt64Array, batch: number, seq: number): Promise<Float32Array>;
   /** The dictionary's encoder: [rows × dIn] → [rows × dSae]. */
   encode(x: Float32Array, rows: number): Promise<Float32Array>;
+  /**
+   * One feature's activation on the vector at `offset` of `x`, when the architecture allows it
+   * (ReLU dictionaries: a feature depends on its own encoder row only). Far cheaper than `encode`
+   * for windows, which need one feature per token; without it every window token is encoded.
+   */
+  featureActivation?: (x: Float32Array, offset: number, feature: number) => number;
   tokenText(id: number): string;
 }
 
@@ -110,8 +117,6 @@ async function cutWindows(
   batch.forEach((c, b) => c.ids.forEach((id, t) => void (ids[b * seq + t] = BigInt(id))));
   const vectors = await sources.hookVectors(ids, batch.length, seq);
 
-  // The distinct window tokens of the batch, each encoded once.
-  const rowOf = new Map<number, number>(); // b * seq + t → encoder row
   for (const [b, ctx] of batch.entries()) {
     for (const ti of wanted.get(ctx.index)!) {
       const { ref } = targets[ti];
@@ -120,14 +125,11 @@ async function cutWindows(
           `shard ${ref.shard} context ${ref.context} position ${ref.position}: the corpus now has token ${ctx.ids[ref.position] ?? 'none'} where the harvest saw ${ref.token}; the corpus changed since the harvest`,
         );
       }
-      for (let t = Math.max(0, ref.position - radius); t <= Math.min(seq - 1, ref.position + radius); t++) {
-        if (!rowOf.has(b * seq + t)) rowOf.set(b * seq + t, rowOf.size);
-      }
     }
   }
-  const x = new Float32Array(rowOf.size * dIn);
-  for (const [flat, row] of rowOf) x.set(vectors.subarray(flat * dIn, (flat + 1) * dIn), row * dIn);
-  const acts = await sources.encode(x, rowOf.size);
+  const activation = sources.featureActivation
+    ? (b: number, t: number, feature: number) => sources.featureActivation!(vectors, (b * seq + t) * dIn, feature)
+    : await encodeWindowTokens(batch, seq, wanted, targets, vectors, sources, dIn, dSae, radius);
 
   let n = 0;
   for (const [b, ctx] of batch.entries()) {
@@ -139,7 +141,7 @@ async function cutWindows(
       const windowActs: number[] = [];
       for (let t = from; t <= to; t++) {
         tokens.push(ctx.ids[t]);
-        windowActs.push(acts[rowOf.get(b * seq + t)! * dSae + feature]);
+        windowActs.push(activation(b, t, feature));
       }
       out[ti] = {
         feature, kind, group, act: ref.act, shard: ref.shard, doc: ref.doc, context: ref.context, position: ref.position,
@@ -150,6 +152,52 @@ async function cutWindows(
     }
   }
   return n;
+}
+
+/** Encodes the distinct window tokens of a batch once each (any architecture); a lookup into the result. */
+async function encodeWindowTokens(
+  batch: PackedContext[], seq: number, wanted: Map<number, number[]>, targets: ExampleTarget[], vectors: Float32Array,
+  sources: WindowSources, dIn: number, dSae: number, radius: number,
+): Promise<(b: number, t: number, feature: number) => number> {
+  const rowOf = new Map<number, number>(); // b * seq + t → encoder row
+  for (const [b, ctx] of batch.entries()) {
+    for (const ti of wanted.get(ctx.index)!) {
+      const { position } = targets[ti].ref;
+      for (let t = Math.max(0, position - radius); t <= Math.min(seq - 1, position + radius); t++) {
+        if (!rowOf.has(b * seq + t)) rowOf.set(b * seq + t, rowOf.size);
+      }
+    }
+  }
+  const x = new Float32Array(rowOf.size * dIn);
+  for (const [flat, row] of rowOf) x.set(vectors.subarray(flat * dIn, (flat + 1) * dIn), row * dIn);
+  const acts = await sources.encode(x, rowOf.size);
+  return (b, t, feature) => acts[rowOf.get(b * seq + t)! * dSae + feature];
+}
+
+/**
+ * One feature's activation of a ReLU ('standard' / L1) dictionary: ReLU((x − b_dec)·W_enc[:, f] +
+ * b_enc[f]). W_enc's columns are copied into contiguous rows and b_dec folded into the bias once,
+ * so each call is one dot product of d_in.
+ */
+export function reluFeatureActivation(w: Pick<SaeWeights, 'dIn' | 'dSae' | 'W_enc' | 'b_enc' | 'b_dec'>): (x: Float32Array, offset: number, feature: number) => number {
+  const { dIn, dSae } = w;
+  const rows = new Float32Array(dSae * dIn);
+  const bias = new Float64Array(dSae);
+  for (let i = 0; i < dSae; i++) {
+    let b = w.b_enc[i];
+    for (let j = 0; j < dIn; j++) {
+      const v = w.W_enc[j * dSae + i];
+      rows[i * dIn + j] = v;
+      b -= w.b_dec[j] * v;
+    }
+    bias[i] = b;
+  }
+  return (x, offset, feature) => {
+    let s = bias[feature];
+    const base = feature * dIn;
+    for (let j = 0; j < dIn; j++) s += x[offset + j] * rows[base + j];
+    return s > 0 ? s : 0;
+  };
 }
 
 /** Every top and interval example of the given feature views, in feature order. */

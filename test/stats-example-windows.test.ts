@@ -1,0 +1,127 @@
+// Example windows without Temporal: a small in-memory "shard" and a hook that is a fixed function
+// of (token, position), so every expected activation can be computed by hand. Both ways of
+// getting window activations (the full encoder on distinct window tokens, and the one-feature dot
+// product of ReLU dictionaries) must agree with the reference encode; windows stop at their
+// context's edges; a corpus that changed since the harvest fails; examples.parquet round-trips.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PackedStep } from '../core/harvest/shard-contexts.js';
+import { referenceForward } from '../core/sae/reference-forward.js';
+import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
+import { SeededRandom } from '../core/random/seeded-random.js';
+import {
+  buildExampleWindows, CorpusChangedError, exampleTargets, reluFeatureActivation, type ExampleTarget, type WindowSources,
+} from '../core/stats/example-windows-builder.js';
+import { encodeExampleWindows, readExampleWindows } from '../core/stats/example-windows.js';
+
+const D_IN = 6;
+const D_SAE = 5;
+const SEQ = 12;
+
+/** Shard 0: 3 contexts of SEQ tokens; document d covers tokens [d·8, d·8 + 8) of the stream. */
+function contextsOf(shard: number): PackedStep[] {
+  const steps: PackedStep[] = [];
+  for (let c = 0; c < 3; c++) {
+    const ids = Int32Array.from({ length: SEQ }, (_, t) => (shard * 100 + c * SEQ + t) % 50);
+    const docs = Int32Array.from({ length: SEQ }, (_, t) => Math.floor((c * SEQ + t) / 8));
+    steps.push({ document: { index: c, text: '', label: `genre${c}` }, contexts: [{ index: c, ids, docs }] });
+  }
+  return steps;
+}
+
+const hookValue = (token: number, position: number, j: number): number => Math.sin(token * 0.7 + j * 1.3) + 0.1 * position;
+
+function weights(): SaeWeights {
+  const rng = new SeededRandom(7);
+  const w = zeroWeights(D_IN, D_SAE);
+  for (let i = 0; i < w.W_enc.length; i++) w.W_enc[i] = rng.uniform(-1, 1);
+  for (let i = 0; i < D_SAE; i++) w.b_enc[i] = rng.uniform(-0.3, 0.3);
+  for (let j = 0; j < D_IN; j++) w.b_dec[j] = rng.uniform(-0.2, 0.2);
+  return w;
+}
+
+function sources(w: SaeWeights, shards: (shard: number) => PackedStep[] = contextsOf): WindowSources {
+  return {
+    async *shardContexts(shard) { yield* shards(shard); },
+    async hookVectors(ids, batch, seq) {
+      const out = new Float32Array(batch * seq * D_IN);
+      for (let b = 0; b < batch; b++) for (let t = 0; t < seq; t++) for (let j = 0; j < D_IN; j++) out[(b * seq + t) * D_IN + j] = hookValue(Number(ids[b * seq + t]), t, j);
+      return out;
+    },
+    async encode(x, rows) {
+      return Float32Array.from(referenceForward(w, x, { arch: 'l1', l1Coefficient: 0, k: 0, kAux: 0, auxKCoefficient: 0 }).f);
+    },
+    tokenText: (id) => `<t${id}&>`,
+  };
+}
+
+const reference = (w: SaeWeights, token: number, position: number, feature: number): number => {
+  const x = Float32Array.from({ length: D_IN }, (_, j) => hookValue(token, position, j));
+  return referenceForward(w, x, { arch: 'l1', l1Coefficient: 0, k: 0, kAux: 0, auxKCoefficient: 0 }).f[feature];
+};
+
+const target = (feature: number, context: number, position: number, group = 0): ExampleTarget => {
+  const token = (context * SEQ + position) % 50;
+  return { feature, kind: 'top', group, ref: { act: reference(weights(), token, position, feature), shard: 0, doc: Math.floor((context * SEQ + position) / 8), context, position, token } };
+};
+
+describe('example windows', () => {
+  const targets = [target(0, 0, 0), target(1, 0, 5, 1), target(2, 2, 11), target(4, 1, 6), target(0, 2, 3, 2)];
+
+  it('cuts ±radius windows inside the context, with each token\'s activation from the encoder or the one-feature path', async () => {
+    const w = weights();
+    const viaEncoder = await buildExampleWindows(targets, sources(w), { dIn: D_IN, dSae: D_SAE, radius: 3, batchContexts: 2 });
+    const viaFeature = await buildExampleWindows(targets, { ...sources(w), featureActivation: reluFeatureActivation(w) }, { dIn: D_IN, dSae: D_SAE, radius: 3 });
+    for (const windows of [viaEncoder, viaFeature]) {
+      assert.equal(windows.length, targets.length);
+      for (const [i, win] of windows.entries()) {
+        const { feature, ref } = targets[i];
+        const from = Math.max(0, ref.position - 3);
+        const to = Math.min(SEQ - 1, ref.position + 3);
+        assert.equal(win.tokens.length, to - from + 1, `window ${i} stops at the context's edges`);
+        assert.equal(win.center, ref.position - from);
+        assert.equal(win.tokens[win.center], ref.token);
+        assert.deepEqual(win.texts, win.tokens.map((t) => `<t${t}&>`));
+        for (let k = 0; k < win.tokens.length; k++) {
+          const expected = reference(w, win.tokens[k], from + k, feature);
+          assert.ok(Math.abs(win.acts[k] - expected) < 1e-5, `window ${i} token ${k}: ${win.acts[k]} vs ${expected}`);
+        }
+        assert.ok(Math.abs(win.acts[win.center] - win.act) < 1e-5, 'the centre matches the recorded activation');
+      }
+    }
+    assert.equal(viaEncoder[0].center, 0, 'an example at position 0 has no left context');
+    assert.equal(viaEncoder[2].tokens.length, 4, 'an example at the last position has no right context');
+  });
+
+  it('labels each window by the centre token\'s document', async () => {
+    const windows = await buildExampleWindows(targets, sources(weights()), { dIn: D_IN, dSae: D_SAE });
+    // Steps bring documents 0–2 (labelled genre<d>); context tokens also point at documents 3–4,
+    // which no step brought: those windows have no label.
+    for (const [i, win] of windows.entries()) {
+      const doc = Math.floor((targets[i].ref.context * SEQ + targets[i].ref.position) / 8);
+      assert.equal(win.label, doc <= 2 ? `genre${doc}` : null, `window ${i}`);
+    }
+  });
+
+  it('fails with CorpusChangedError when a centre token differs from the harvested one, or a context is gone', async () => {
+    const changed = (shard: number) => contextsOf(shard).map((s) => ({ ...s, contexts: s.contexts.map((c) => ({ ...c, ids: c.ids.map((id) => (id + 1) % 50) })) }));
+    await assert.rejects(buildExampleWindows(targets, sources(weights(), changed), { dIn: D_IN, dSae: D_SAE }), (err: Error) => err instanceof CorpusChangedError && /corpus changed since the harvest/.test(err.message));
+    const shorter = (shard: number) => contextsOf(shard).slice(0, 2);
+    await assert.rejects(buildExampleWindows(targets, sources(weights(), shorter), { dIn: D_IN, dSae: D_SAE }), (err: Error) => err instanceof CorpusChangedError && /contexts 2 are not in the corpus/.test(err.message));
+  });
+
+  it('exampleTargets lists top then interval examples per feature; examples.parquet round-trips', async () => {
+    const ref = { act: 1, shard: 0, doc: 0, context: 0, position: 1, token: 1 };
+    const listed = exampleTargets([
+      { feature: 3, top: [ref, { ...ref, position: 2 }], intervals: [{ lo: 0, hi: 1, examples: [] }, { lo: 1, hi: 2, examples: [{ ...ref, act: 1.5 }] }] },
+    ]);
+    assert.deepEqual(listed.map((t) => [t.feature, t.kind, t.group, t.ref.position]), [[3, 'top', 0, 1], [3, 'top', 1, 2], [3, 'interval', 1, 1]]);
+
+    const rows = await buildExampleWindows(targets, sources(weights()), { dIn: D_IN, dSae: D_SAE });
+    const back = await readExampleWindows(encodeExampleWindows({ radius: 4, rows }));
+    assert.equal(back.radius, 4);
+    const order = [...rows].sort((a, b) => a.feature - b.feature || a.group - b.group);
+    assert.deepEqual(back.rows.map((r) => [r.feature, r.group, r.tokens, r.texts, r.label]), order.map((r) => [r.feature, r.group, r.tokens, r.texts, r.label]));
+    for (const [i, r] of back.rows.entries()) r.acts.forEach((a, k) => assert.ok(Math.abs(a - order[i].acts[k]) <= 1e-5 * Math.max(1, Math.abs(a))));
+  });
+});
