@@ -14,7 +14,9 @@
 // finalisation (its header documents the approach and its limits).
 //
 // Memory: per feature (k + 44·R) example slots and `bins` counters, fixed at construction;
-// plus one counter per feature per distinct label. Nothing grows with the number of rows.
+// plus one counter per feature per distinct label. Nothing grows with the number of rows. add()
+// also keeps a working buffer of at most max(d_sae, 2^18) firings (≤ 7 MiB at d_sae ≤ 2^18),
+// which is not part of the summary (not counted in byteLength, never merged or stored).
 //
 // Assumption: each token is added once across all summaries that are merged (a token seen twice
 // counts twice, and could occupy two top-k slots).
@@ -22,7 +24,7 @@ import { referenceForward } from '../sae/reference-forward.js';
 import type { SaeArch } from '../sae/sae-config.js';
 import type { SaeWeights } from '../sae/sae-weights.js';
 import {
-  histogramBin, histogramBinCount, histogramLowerEdges, resolveHistogram, type HistogramSpec,
+  histogramBinCount, histogramLowerEdges, resolveHistogram, type HistogramSpec,
 } from './activation-histogram.js';
 import { ExampleSlots, lowestKeyFirst, offer, strongestFirst, tokenKey, type ExampleRef } from './example-slots.js';
 import { IntervalReservoir } from './interval-reservoir.js';
@@ -105,6 +107,8 @@ export class FeatureSummary {
   private readonly labelFiring = new Map<string, Float64Array>();
   /** One-slot scratch holding the candidate example, so the hot loop allocates nothing. */
   private readonly candidate = new ExampleSlots(1);
+  /** add()'s working buffer, made on first use; not part of the summary (never merged or stored). */
+  private firings: FiringBuffer | undefined;
 
   constructor(options: FeatureSummaryOptions) {
     const { dSae, topK = 20, reservoirPerBucket = 4 } = options;
@@ -157,38 +161,81 @@ export class FeatureSummary {
       if (rows[name].length !== n) throw new RangeError(`rows.${name} has ${rows[name].length} entries, rows.doc has ${n}`);
     }
     if (rows.label && rows.label.length !== n) throw new RangeError(`rows.label has ${rows.label.length} entries, rows.doc has ${n}`);
-    const { dSae, bins } = this;
-    const c = this.candidate;
-    c.shard[0] = rows.shard;
+    const { dSae } = this;
+    const rowLabels: (Float64Array | undefined)[] = new Array(n);
     for (let r = 0; r < n; r++) {
       this.tokens++;
-      let labelFiring: Float64Array | undefined;
       if (rows.label) {
         const label = rows.label[r];
         this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + 1);
-        labelFiring = this.firingFor(label);
-      }
-      c.doc[0] = rows.doc[r];
-      c.context[0] = rows.context[r];
-      c.position[0] = rows.position[r];
-      c.token[0] = rows.token[r];
-      const base = r * dSae;
-      for (let i = 0; i < dSae; i++) {
-        const a = acts[base + i];
-        if (!(a > 0)) continue;
-        this.firing[i]++;
-        this.sum[i] += a;
-        if (a > this.max[i]) this.max[i] = a;
-        const bin = histogramBin(this.histogramSpec, a);
-        this.histogram[i * bins + bin]++;
-        if (labelFiring) labelFiring[i]++;
-        c.act[0] = a;
-        c.key[0] = tokenKey(i, c.shard[0], c.doc[0], c.context[0], c.position[0]);
-        // Fast reject: once the list is full, anything weaker than its weakest entry cannot enter.
-        if (a >= this.topFloor[i]) this.offerTop(i, c, 0);
-        this.reservoir.offer(i, c, 0);
+        rowLabels[r] = this.firingFor(label);
       }
     }
+    // Firings are gathered row by row, then applied feature by feature (applyFirings), so a
+    // feature's counters, histogram row, top-k list and reservoir buckets stay in cache while its
+    // firings are applied; row-major, every firing touched a different feature's state, and cache
+    // misses cost more than the work. Each feature still sees its rows in ascending order and
+    // features share no state, so the summary is exactly the one row-major order gives.
+    const firings = (this.firings ??= new FiringBuffer(dSae));
+    firings.reserve(n);
+    const bits = acts instanceof Float32Array ? new Int32Array(acts.buffer, acts.byteOffset, acts.length) : undefined;
+    for (let r = 0; r < n; r++) {
+      if (firings.free < dSae) this.applyFirings(firings, rows, rowLabels);
+      firings.scanRow(acts, bits, r * dSae, r, dSae);
+    }
+    this.applyFirings(firings, rows, rowLabels);
+  }
+
+  /** Applies and empties the gathered firings, feature by feature, rows ascending within each. */
+  private applyFirings(firings: FiringBuffer, rows: RowProvenance, rowLabels: (Float64Array | undefined)[]): void {
+    if (firings.size === 0) return;
+    const { bins, firing, sum, max, histogram, topFloor, reservoir } = this;
+    const spec = this.histogramSpec;
+    // histogramBin's arithmetic with its constants hoisted, so the bins are identical.
+    const lastBin = bins - 1;
+    const lowest = 10 ** spec.minExp;
+    const highest = 10 ** spec.maxExp;
+    const { minExp, binsPerDecade } = spec;
+    const c = this.candidate;
+    const shard = rows.shard;
+    c.shard[0] = shard;
+    const { doc, context, position, token } = rows;
+    const { start, row: fRow, act: fAct } = firings.byFeature();
+    for (let i = 0; i < this.dSae; i++) {
+      const end = start[i + 1];
+      if (start[i] === end) continue;
+      let count = firing[i];
+      let total = sum[i];
+      let most = max[i];
+      const histBase = i * bins;
+      for (let e = start[i]; e < end; e++) {
+        const r = fRow[e];
+        const a = fAct[e];
+        count++;
+        total += a;
+        if (a > most) most = a;
+        let bin: number;
+        if (a < lowest) bin = 0;
+        else if (!(a < highest)) bin = lastBin;
+        else bin = Math.min(Math.max(1 + Math.floor((Math.log10(a) - minExp) * binsPerDecade), 1), lastBin - 1);
+        histogram[histBase + bin]++;
+        const labelFiring = rowLabels[r];
+        if (labelFiring) labelFiring[i]++;
+        c.act[0] = a;
+        c.doc[0] = doc[r];
+        c.context[0] = context[r];
+        c.position[0] = position[r];
+        c.token[0] = token[r];
+        c.key[0] = tokenKey(i, shard, c.doc[0], c.context[0], c.position[0]);
+        // Fast reject: once the list is full, anything weaker than its weakest entry cannot enter.
+        if (a >= topFloor[i]) this.offerTop(i, c, 0);
+        reservoir.offer(i, c, 0);
+      }
+      firing[i] = count;
+      sum[i] = total;
+      max[i] = most;
+    }
+    firings.clear();
   }
 
   private offerTop(feature: number, from: ExampleSlots, j: number): void {
@@ -305,4 +352,115 @@ export function mergeSummaries(a: FeatureSummary, b: FeatureSummary): FeatureSum
 export function encodeRows(weights: SaeWeights, values: Float32Array, arch: SaeArch = 'l1', k = 1): Float32Array {
   const fw = referenceForward(weights, values, { arch, k, l1Coefficient: 0, kAux: 1, auxKCoefficient: 0 });
   return Float32Array.from(fw.f);
+}
+
+/** Most firings add() gathers before applying them: a 4,096-row batch at L0 64 (28 bytes each, 7 MiB). */
+const FIRING_BUFFER_MAX = 1 << 18;
+
+/**
+ * Firings of consecutive rows, (row, feature, activation) in row-major order, and their stable
+ * counting sort by feature. Capacity max(d_sae, min(rows × d_sae, FIRING_BUFFER_MAX)) for the
+ * largest add() so far, so bounded; add() applies it whenever the next row might not fit.
+ */
+class FiringBuffer {
+  size = 0;
+  private row: Int32Array;
+  private feature: Int32Array;
+  private act: Float64Array;
+  private sortedRow: Int32Array;
+  private sortedAct: Float64Array;
+  private readonly start: Int32Array;
+
+  constructor(private readonly dSae: number) {
+    this.start = new Int32Array(dSae + 1);
+    [this.row, this.feature, this.act, this.sortedRow, this.sortedAct] = FiringBuffer.arrays(0);
+  }
+
+  private static capacityFor(dSae: number, rows: number): number {
+    return Math.max(dSae, Math.min(rows * dSae, FIRING_BUFFER_MAX));
+  }
+
+  private static arrays(capacity: number): [Int32Array, Int32Array, Float64Array, Int32Array, Float64Array] {
+    return [new Int32Array(capacity), new Int32Array(capacity), new Float64Array(capacity), new Int32Array(capacity), new Float64Array(capacity)];
+  }
+
+  get free(): number {
+    return this.row.length - this.size;
+  }
+
+  /** Makes room for a call of `rows` rows (empty buffers only): a small first add() does not cut later large ones into many flushes. */
+  reserve(rows: number): void {
+    const capacity = FiringBuffer.capacityFor(this.dSae, rows);
+    if (this.size === 0 && capacity > this.row.length) {
+      [this.row, this.feature, this.act, this.sortedRow, this.sortedAct] = FiringBuffer.arrays(capacity);
+    }
+  }
+
+  /**
+   * Appends the firings (act > 0; NaN is not one) of acts[base, base + dSae) as row `r`. `bits`,
+   * when acts is a Float32Array, is an Int32Array over the same bytes (see scanFloat32Row).
+   */
+  scanRow(acts: ArrayLike<number>, bits: Int32Array | undefined, base: number, r: number, dSae: number): void {
+    if (bits) {
+      this.scanFloat32Row(acts, bits, base, r, dSae);
+      return;
+    }
+    const { row, feature, act } = this;
+    let k = this.size;
+    for (let i = 0; i < dSae; i++) {
+      const a = acts[base + i];
+      if (!(a > 0)) continue;
+      row[k] = r;
+      feature[k] = i;
+      act[k] = a;
+      k++;
+    }
+    this.size = k;
+  }
+
+  /**
+   * scanRow for float32 activations, which are mostly exactly 0 (ReLU): four at a time through
+   * their bits, skipping a group whose bits are all zero (+0.0 is the all-zero pattern); any other
+   * group is checked value by value as in scanRow, so the firings are the same.
+   */
+  private scanFloat32Row(acts: ArrayLike<number>, bits: Int32Array, base: number, r: number, dSae: number): void {
+    const { row, feature, act } = this;
+    let k = this.size;
+    const end = dSae - (dSae % 4);
+    for (let i = 0; i < dSae; i += 4) {
+      const at = base + i;
+      if (i < end && (bits[at] | bits[at + 1] | bits[at + 2] | bits[at + 3]) === 0) continue;
+      for (let j = i, last = Math.min(i + 4, dSae); j < last; j++) {
+        const a = acts[base + j];
+        if (!(a > 0)) continue;
+        row[k] = r;
+        feature[k] = j;
+        act[k] = a;
+        k++;
+      }
+    }
+    this.size = k;
+  }
+
+  /** Firings grouped by feature: feature i's are [start[i], start[i + 1]), rows ascending. */
+  byFeature(): { start: Int32Array; row: Int32Array; act: Float64Array } {
+    const { start, feature, row, act, sortedRow, sortedAct, size, dSae } = this;
+    start.fill(0);
+    for (let k = 0; k < size; k++) start[feature[k] + 1]++;
+    for (let i = 0; i < dSae; i++) start[i + 1] += start[i];
+    // Scatter in gathered (row-major) order: stable, so rows stay ascending within a feature.
+    // start[i] is used as feature i's write cursor and restored afterwards.
+    for (let k = 0; k < size; k++) {
+      const at = start[feature[k]]++;
+      sortedRow[at] = row[k];
+      sortedAct[at] = act[k];
+    }
+    for (let i = dSae; i > 0; i--) start[i] = start[i - 1];
+    start[0] = 0;
+    return { start, row: sortedRow, act: sortedAct };
+  }
+
+  clear(): void {
+    this.size = 0;
+  }
 }

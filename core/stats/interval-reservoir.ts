@@ -47,7 +47,42 @@ export class IntervalReservoir {
     if (!(act > 0 && act < Infinity)) return;
     if (this.exp[feature] === EMPTY) this.exp[feature] = exponentAbove(act);
     while (act >= 2 ** this.exp[feature]) this.coalesce(feature);
-    this.offerToBucket(feature, this.bucketOf(feature, act), from, j);
+    // The per-token hot path (FeatureSummary.add): bucketOf and offerToBucket, with the full-bucket
+    // case decided on keys alone where that gives offer()'s answer (see rejectsOrReplaces).
+    const bucket = Math.min(Math.floor((act * RESERVOIR_BUCKETS) / 2 ** this.exp[feature]), RESERVOIR_BUCKETS - 1);
+    const cell = feature * RESERVOIR_BUCKETS + bucket;
+    const R = this.perBucket;
+    if (this.fill[cell] === R && this.rejectsOrReplaces(cell * R, from, j)) return;
+    this.offerToBucket(feature, bucket, from, j);
+  }
+
+  /**
+   * For a full bucket at [base, base + R): what offer(…, lowestKeyFirst) would do, decided on the
+   * keys alone when they settle it; true when done (rejected or replaced), false to fall back to
+   * offer(). lowestKeyFirst orders by key first, so when exactly one slot holds the largest key it
+   * is the last-ranked slot offer() would find, and a candidate with a larger key ranks after it
+   * (offer rejects) and one with a smaller key before it (offer replaces that slot). Ties on the
+   * largest key (a token offered twice, or a 32-bit collision) go to offer() and the full order.
+   */
+  private rejectsOrReplaces(base: number, from: ExampleSlots, j: number): boolean {
+    const keys = this.slots.key;
+    const key = from.key[j];
+    let worst = base;
+    let worstKey = keys[base];
+    let ties = 0;
+    for (let s = base + 1; s < base + this.perBucket; s++) {
+      const k = keys[s];
+      if (k > worstKey) {
+        worst = s;
+        worstKey = k;
+        ties = 0;
+      } else if (k === worstKey) {
+        ties++;
+      }
+    }
+    if (ties > 0 || key === worstKey) return false;
+    if (key < worstKey) this.slots.copy(worst, from, j);
+    return true;
   }
 
   /** Adds `other`'s samples (same dSae and perBucket) into this one. */
