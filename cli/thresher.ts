@@ -11,6 +11,7 @@ import { connectWorker } from '../workers/temporal-connection.js';
 import { createWorkerSet, WORKER_ROLES, type WorkerRole } from '../workers/harvest-workers.js';
 import { installTemporalRuntime } from '../workers/runtime.js';
 import { runDemo } from './demo.js';
+import { describeReport, writeRunReport } from './report-commands.js';
 import { describeStats, startStats } from './stats-commands.js';
 import { localWorkerTargets, startWorkerMonitoring } from './monitoring.js';
 import { formatBytes, ProgressBar, progressLine } from './progress-bar.js';
@@ -30,6 +31,7 @@ const USAGE = `thresher — harvest transformer activations at scale
   thresher train start CONFIG [--wait]      validate CONFIG and train dictionaries on a finished run
   thresher train status RUN/SWEEP [--json]
   thresher stats start RUN TRAINING_ID [--wait]  feature statistics of a trained dictionary
+  thresher report RUN [TRAINING_ID] [--out DIR]  write the feature browser (static site) to S3 (and DIR)
   thresher worker [--roles orchestration,harvest,training]
   thresher dev up [--prometheus [--prometheus-port N]]
   thresher dev down|status                  local Temporal + S3 (+ Prometheus) on loopback
@@ -54,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
       docs: { type: 'string', default: '120' },
       prometheus: { type: 'boolean', default: false },
       'prometheus-port': { type: 'string', default: '9090' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -74,6 +77,9 @@ async function main(argv: string[]): Promise<void> {
       return trainCommand(await resolveServices(), need(sub, 'start|status'), need(arg, sub === 'start' ? 'CONFIG' : 'RUN/SWEEP'), values, log);
     case 'stats':
       return statsCommand(need(sub, 'start'), need(arg, 'RUN'), need(positionals[3], 'TRAINING_ID'), values.wait);
+    case 'report':
+      if (positionals.length > 3) throw new ConfigError(`report takes RUN and at most one TRAINING_ID\n\n${USAGE}`);
+      return reportCommand(need(sub, 'RUN'), arg, values.out);
     case 'run':
       return runCommand(need(sub, 'start|status|pause|unpause|cancel|resume|verify'), need(arg, sub === 'start' ? 'CONFIG' : 'RUN'), values);
     default:
@@ -106,6 +112,16 @@ async function statsCommand(action: string, runId: string, trainingId: string, w
     const handle = await startStats(services, client, runId, trainingId, log);
     console.log(`started feature statistics for ${runId}/${trainingId} (workflow ${handle.workflowId})`);
     if (wait) console.log(describeStats(await handle.result()));
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function reportCommand(runId: string, trainingId: string | undefined, outDir: string | undefined): Promise<void> {
+  const services = await resolveServices();
+  const client = await clientFor(services);
+  try {
+    console.log(describeReport(await writeRunReport(services, client, runId, trainingId, outDir, log)));
   } finally {
     await client.connection.close();
   }
