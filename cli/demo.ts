@@ -117,7 +117,7 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
       `verify     ${report.problems.length ? `${report.problems.length} problems: ${report.problems.slice(0, 3).join('; ')}` : `ok: ${report.partsChecked} parts, ${report.rows.toLocaleString('en-US')} rows, no duplicates or gaps`}`,
       `output     ${new RunLayout(result.outputUri, result.runId).uri}`,
       ...(await demoTrainingLines(client, result, harvestEnd)),
-      ...(await demoStatsLines(services.store, result)),
+      ...(await demoStatsLines(services.store, result, path.join(demoDir, 'browser', result.runId), services.settings.cacheDir)),
     ];
     if (services.localStack) {
       lines.push(`s3         ${services.localStack.s3Endpoint} (local stack; \`thresher dev down\` stops it)`);

@@ -117,9 +117,11 @@ test('FeatureStats summarises, merges in a tree and finalises: densities, one-pa
   const w = dictionary();
   await writeDictionary(layout, trainingId, w);
 
-  // The parts are synthetic (no corpus behind them), so there are no context windows to cut;
-  // training-run.test.ts covers them on a real harvest.
-  const input: FeatureStatsInput = { runId, outputUri: output, trainingId, partsPerGroup: 1, fanIn: 2, concurrency: 3, encodeBatchRows: 64, exampleWindows: false };
+  // The parts are synthetic (no corpus, model or training behind them), so there are no context
+  // windows to cut and no complete run to browse; training-run.test.ts covers both on a real run.
+  const input: FeatureStatsInput = {
+    runId, outputUri: output, trainingId, partsPerGroup: 1, fanIn: 2, concurrency: 3, encodeBatchRows: 64, exampleWindows: false, featureBrowser: false,
+  };
   const handle = await h!.client.workflow.start('featureStats', { taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, trainingId), args: [input] });
   h!.track(handle);
   const t0 = Date.now();
@@ -241,7 +243,7 @@ test('logit effects come from the run model\'s initializers when the hook is the
   await store.putJson(layout.bucket, layout.dictionaryConfigKey(trainingId), { architecture: 'standard', d_in: width, d_sae: 4, hook_name: HOOK });
 
   const handle = await h!.client.workflow.start('featureStats', {
-    taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, trainingId), args: [{ runId, outputUri: output, trainingId, exampleWindows: false } satisfies FeatureStatsInput],
+    taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, trainingId), args: [{ runId, outputUri: output, trainingId, exampleWindows: false, featureBrowser: false } satisfies FeatureStatsInput],
   });
   h!.track(handle);
   const result = await withTimeout('the statistics workflow', 60_000, handle.result()) as StatsResult;

@@ -329,6 +329,10 @@ test('a harvest run with stages ["train", "stats"] trains its dictionary, then c
 
   const layout = new RunLayout(output, runId);
   await assertExampleWindows(layout, trainingId);
+  const stats = await h!.client.workflow.getHandle(statsWorkflowId(runId, trainingId)).result() as StatsResult;
+  assert.equal(stats.reportUri, `s3://${layout.bucket}/${layout.reportPrefix(trainingId)}index.html`);
+  const index = new TextDecoder().decode(await h!.store.getBytes(layout.bucket, `${layout.reportPrefix(trainingId)}index.html`));
+  assert.match(index, /<html/i, 'the stage wrote the feature browser');
   const dict = await h!.store.getJson<DictionaryResult>(layout.bucket, layout.dictionaryResultKey(trainingId));
   assert.equal(dict.dIn, 512);
   assert.equal(dict.steps, 40);

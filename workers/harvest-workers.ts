@@ -7,6 +7,7 @@ import { createControlActivities } from '../activities/control-activities.js';
 import { createHarvestActivities } from '../activities/harvest-activities.js';
 import { createStatsActivities } from '../activities/stats-activities.js';
 import { createExampleActivities } from '../activities/stats-example-activities.js';
+import { createReportActivities } from '../activities/report-activities.js';
 import { createTrainingActivities } from '../activities/training-activities.js';
 import { createTrainingPlanActivities } from '../activities/training-plan-activities.js';
 import { trainingRecorder } from '../core/metrics/training-stage-metrics.js';
@@ -95,6 +96,7 @@ export async function createWorkerSet(opts: WorkerSetOptions): Promise<{ run(): 
           ...createTrainingActivities({ store: opts.store, metrics: metrics && trainingRecorder(metrics.registry) }),
           ...createStatsActivities({ store: opts.store }),
           ...createExampleActivities({ store: opts.store, cacheDir: opts.cacheDir }),
+          ...createReportActivities({ store: opts.store, cacheDir: opts.cacheDir }),
         },
         // Fixed slots, as for harvest: a training step saturates the accelerator (or every core).
         maxConcurrentActivityTaskExecutions: opts.trainingSlots ?? 1,

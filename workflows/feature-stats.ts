@@ -1,4 +1,5 @@
 import { ApplicationFailure, allHandlersFinished, condition, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { ReportActivities } from '../activities/report-activities.js';
 import type { ExampleActivities } from '../activities/stats-example-activities.js';
 import type { StatsActivities } from '../activities/stats-activities.js';
 import {
@@ -22,7 +23,8 @@ const levelKey = (level0Key: string, level: number, index: number): string =>
  * over groups of parts (at most `concurrency` at once) and stores partial summaries in S3; they
  * are merged in a tree of fan-in `fanIn`; writeExampleWindows cuts the examples' context windows
  * (examples.parquet); finalizeStats writes the per-feature Parquet, logit
- * effects and the genre table. The history holds keys and counts only.
+ * effects and the genre table; writeFeatureBrowser writes the static browser last. The history holds
+ * keys and counts only.
  */
 export async function featureStats(input: FeatureStatsInput): Promise<StatsResult> {
   const startedAt = Date.now();
@@ -33,7 +35,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
   setHandler(statsProgressQuery, () => ({ ...progress }));
 
   const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: input.maxAttempts ?? 5, nonRetryableErrorTypes: ['ConfigError'] };
-  const acts = proxyActivities<StatsActivities & ExampleActivities>({
+  const acts = proxyActivities<StatsActivities & ExampleActivities & ReportActivities>({
     taskQueue: STATS_QUEUE,
     startToCloseTimeout: '1 day',
     heartbeatTimeout: (input.heartbeatTimeoutSeconds ?? 60) * 1000,
@@ -98,6 +100,13 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
   const result = await acts.finalizeStats({
     runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId, summaryKey: level[0], parts: plan.groups.reduce((a, g) => a + g.length, 0),
   });
+  // The browser is written after result.json, from the stored outputs, exactly as
+  // `thresher report` would rewrite it.
+  if (input.featureBrowser !== false) {
+    progress.phase = 'report';
+    const report = await acts.writeFeatureBrowser({ runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId });
+    result.reportUri = report.indexUri;
+  }
   progress.phase = 'done';
   await condition(allHandlersFinished);
   return result;

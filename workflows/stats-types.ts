@@ -34,6 +34,8 @@ export interface FeatureStatsInput extends RunRef {
    * true; only activation parts made without a corpus (synthetic tests) turn it off.
    */
   exampleWindows?: boolean;
+  /** Write the feature browser at the end (`thresher report` can write it later). Default true. */
+  featureBrowser?: boolean;
   maxAttempts?: number;
   heartbeatTimeoutSeconds?: number;
 }
@@ -80,6 +82,17 @@ export interface ExampleWindowsRef {
   windows: number;
 }
 
+export interface ReportTask extends RunRef {
+  trainingId: string;
+}
+
+export interface ReportRef {
+  /** `s3://…/report/<trainingId>/index.html`. */
+  indexUri: string;
+  files: number;
+  bytes: number;
+}
+
 export interface FinalizeTask extends RunRef {
   trainingId: string;
   summaryKey: string;
@@ -98,11 +111,13 @@ export interface StatsResult extends RunRef {
   /** 'available', or the reason logit effects could not be computed. */
   logitEffects: string;
   keys: { summary: string; features: string; examples: string; logitEffects: string; genres: string; result: string };
+  /** The feature browser's index.html (set by the workflow after result.json is written). */
+  reportUri?: string;
 }
 
 export interface StatsProgress extends RunRef {
   trainingId: string;
-  phase: 'planning' | 'summarising' | 'merging' | 'examples' | 'finalising' | 'done';
+  phase: 'planning' | 'summarising' | 'merging' | 'examples' | 'finalising' | 'report' | 'done';
   groups: number;
   groupsDone: number;
   tokensSummarised: number;
