@@ -5,10 +5,11 @@
  */
 
 import { createHash } from 'node:crypto';
-import { demoTokenizerConfig, DEMO_SPECIAL_TOKEN, trainByteLevelBpe } from './bpe-trainer.js';
-import { DEMO_GENRES, generateDemoDocuments } from './corpus-generator.js';
+import { demoTokenizerConfig, DEMO_SPECIAL_TOKEN, trainByteLevelBpe, type HfTokenizerJson } from './bpe-trainer.js';
+import { tokenizerFromJson } from '../tokenize/tokenizer.js';
+import { DEMO_GENRES, generateDemoDocuments, type DemoGenre } from './corpus-generator.js';
 import {
-  buildDemoTransformerBytes, demoTransformerHooks, DEMO_IR_VERSION, DEMO_OPSET, resolveDemoTransformerConfig,
+  buildDemoTransformerBytes, demoTransformerHooks, DEMO_IR_VERSION, DEMO_OPSET, resolveDemoTransformerConfig, type TokenGroupEmbedding,
   type ResolvedDemoTransformerConfig,
 } from './transformer-builder.js';
 
@@ -23,6 +24,15 @@ export interface DemoAssetRecipe {
   dHead: number;
   dMlp: number;
   maxPositions: number;
+  /**
+   * Weight of the genre directions in the token embeddings (see genreEmbedding); 0 leaves the
+   * embeddings purely random.
+   */
+  genreEmbeddingScale: number;
+  /** Per-head recency slopes of the attention scores (transformer-builder.ts, DemoModelShaping); empty for none. */
+  attentionRecencySlopes: number[];
+  /** Scale of the attention output weights (transformer-builder.ts, DemoModelShaping); 1 is plain random. */
+  attentionOutputScale: number;
 }
 
 export const DEFAULT_DEMO_ASSET_RECIPE: Readonly<DemoAssetRecipe> = Object.freeze({
@@ -35,6 +45,9 @@ export const DEFAULT_DEMO_ASSET_RECIPE: Readonly<DemoAssetRecipe> = Object.freez
   dHead: 32,
   dMlp: 512,
   maxPositions: 256,
+  genreEmbeddingScale: 2,
+  attentionRecencySlopes: [2, 1, 0.5, 0.25],
+  attentionOutputScale: 4,
 });
 
 export const DEMO_ASSET_FILES = {
@@ -85,6 +98,30 @@ export function demoModelConfig(recipe: DemoAssetRecipe): ResolvedDemoTransforme
   return resolveDemoTransformerConfig({ vocabSize, seed, dModel, nHeads, dHead, dMlp, maxPositions });
 }
 
+/**
+ * The demo model is not trained. A trained model's embeddings put tokens of the same kind of text
+ * close together; this stands in for that: each token's embedding adds the genre directions in
+ * proportion to how often the token occurs in each genre of the tokenizer's training documents
+ * (transformer-builder.ts, TokenGroupEmbedding). Nothing downstream is told about it: the
+ * dictionary and the statistics must find the genres on their own.
+ */
+function genreEmbedding(recipe: DemoAssetRecipe, tokenizerJson: HfTokenizerJson, docs: { text: string; genre: string }[]): TokenGroupEmbedding | undefined {
+  if (!recipe.genreEmbeddingScale) return undefined;
+  const tokenizer = tokenizerFromJson(tokenizerJson as unknown as Record<string, unknown>, 'the demo tokenizer');
+  const groups = DEMO_GENRES.length;
+  const mix = new Float32Array(recipe.vocabSize * groups);
+  for (const d of docs) {
+    const g = DEMO_GENRES.indexOf(d.genre as DemoGenre);
+    for (const id of tokenizer.encode(d.text)) mix[id * groups + g]++;
+  }
+  for (let t = 0; t < recipe.vocabSize; t++) {
+    let total = 0;
+    for (let g = 0; g < groups; g++) total += mix[t * groups + g];
+    if (total > 0) for (let g = 0; g < groups; g++) mix[t * groups + g] /= total;
+  }
+  return { groups, mix, scale: recipe.genreEmbeddingScale };
+}
+
 const encodeJson = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
 
 export function buildDemoAssets(recipe: DemoAssetRecipe = DEFAULT_DEMO_ASSET_RECIPE, log: DemoAssetLog = () => {}): BuiltDemoAssets {
@@ -95,7 +132,8 @@ export function buildDemoAssets(recipe: DemoAssetRecipe = DEFAULT_DEMO_ASSET_REC
     return ms;
   };
 
-  const texts = generateDemoDocuments({ count: recipe.tokenizerTrainingDocs, seed: recipe.corpusSeed }).map((d) => d.text);
+  const docs = generateDemoDocuments({ count: recipe.tokenizerTrainingDocs, seed: recipe.corpusSeed });
+  const texts = docs.map((d) => d.text);
   const textBytes = texts.reduce((sum, t) => sum + Buffer.byteLength(t), 0);
   log('corpus_generated', { docs: texts.length, textBytes, ms: lap() });
 
@@ -106,7 +144,12 @@ export function buildDemoAssets(recipe: DemoAssetRecipe = DEFAULT_DEMO_ASSET_REC
   log('tokenizer_trained', { vocabSize: trained.vocabSize, merges: trained.mergeCount, distinctWords: trained.distinctWords, ms: lap() });
 
   const modelConfig = demoModelConfig(recipe);
-  const modelBytes = buildDemoTransformerBytes(modelConfig);
+  const tokenGroups = genreEmbedding(recipe, trained.tokenizer, docs);
+  const modelBytes = buildDemoTransformerBytes(modelConfig, {
+    ...(tokenGroups && { tokenGroups }),
+    ...(recipe.attentionRecencySlopes.length > 0 && { recencySlopes: recipe.attentionRecencySlopes }),
+    attentionOutputScale: recipe.attentionOutputScale,
+  });
   log('model_built', { bytes: modelBytes.length, ms: lap() });
 
   const files: DemoAssetFile[] = [
@@ -123,13 +166,13 @@ export function buildDemoAssets(recipe: DemoAssetRecipe = DEFAULT_DEMO_ASSET_REC
     {
       name: DEMO_ASSET_FILES.model,
       bytes: modelBytes,
-      description: `ONNX (opset ${DEMO_OPSET}) one-layer transformer with random weights; input input_ids int64 [batch, seq<=${recipe.maxPositions}], output logits float32 [batch, seq, ${recipe.vocabSize}]; TransformerLens hook names.`,
+      description: `ONNX (opset ${DEMO_OPSET}) one-layer transformer with random weights (token embeddings carry genre directions, see recipe.genreEmbeddingScale); input input_ids int64 [batch, seq<=${recipe.maxPositions}], output logits float32 [batch, seq, ${recipe.vocabSize}]; TransformerLens hook names.`,
     },
   ];
 
   const recipeJson: DemoRecipeJson = {
     name: 'thresher-demo',
-    description: 'Offline demo assets: a synthetic 8-genre corpus recipe, a tokenizer trained on it, and an untrained one-layer transformer. Rebuild with `node dist/scripts/build-demo-assets.js`.',
+    description: 'Offline demo assets: a synthetic 8-genre corpus recipe, a tokenizer trained on it, and an untrained one-layer transformer whose token embeddings carry genre directions (standing in for what training teaches). Rebuild with `node dist/scripts/build-demo-assets.js`.',
     builtBy: 'scripts/build-demo-assets.ts',
     recipe: { ...recipe },
     corpus: { seed: recipe.corpusSeed, docs: texts.length, textBytes, genres: DEMO_GENRES },

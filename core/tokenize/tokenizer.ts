@@ -18,8 +18,13 @@ export async function loadTokenizer(file: string): Promise<TextTokenizer> {
   } catch (err) {
     throw new Error(`tokenizer ${file} cannot be read as JSON: ${(err as Error).message}`);
   }
+  return tokenizerFromJson(json, `tokenizer ${file}`);
+}
+
+/** A tokenizer from parsed tokenizer.json contents; `what` names it in errors. */
+export function tokenizerFromJson(json: Record<string, unknown>, what = 'tokenizer'): TextTokenizer {
   const model = json.model as { vocab?: Record<string, number> } | undefined;
-  if (!model?.vocab) throw new Error(`tokenizer ${file} has no model.vocab: is it a Hugging Face tokenizer.json?`);
+  if (!model?.vocab) throw new Error(`${what} has no model.vocab: is it a Hugging Face tokenizer.json?`);
   const tok = new Tokenizer(json, {});
   const added = (json.added_tokens as { id: number }[] | undefined) ?? [];
   const maxId = Math.max(...Object.values(model.vocab), ...added.map((a) => a.id));
