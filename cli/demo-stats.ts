@@ -53,6 +53,5 @@ export async function demoStatsLines(store: ObjectStore, result: HarvestResult, 
     `browser     ${pathToFileURL(browser.indexFile!).href} (a copy of ${browser.indexUri}; \`thresher report ${result.runId}\` rewrites it)`,
     '',
     ...(genres.genres.length ? genreTableLines(genres.genres) : [`genres: ${genres.note ?? 'none'}`]),
-    '',
   ];
 }

@@ -117,7 +117,6 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
       `verify     ${report.problems.length ? `${report.problems.length} problems: ${report.problems.slice(0, 3).join('; ')}` : `ok: ${report.partsChecked} parts, ${report.rows.toLocaleString('en-US')} rows, no duplicates or gaps`}`,
       `output     ${new RunLayout(result.outputUri, result.runId).uri}`,
       ...(await demoTrainingLines(client, result, harvestEnd)),
-      ...(await demoStatsLines(services.store, result, path.join(demoDir, 'browser', result.runId), services.settings.cacheDir)),
     ];
     if (services.localStack) {
       lines.push(`s3         ${services.localStack.s3Endpoint} (local stack; \`thresher dev down\` stops it)`);
@@ -125,6 +124,8 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
     }
     if (monitoring.server) lines.push(`metrics    ${monitoring.server.url} (this process; gone when the demo exits)`);
     if (prometheusUrl) lines.push(`prometheus ${prometheusUrl}/graph?g0.expr=${encodeURIComponent('sum by (run) (thresher_harvest_tokens_total)')} (keeps the history)`);
+    // The statistics and the genre table come last: they are what the demo sets out to show.
+    lines.push('', ...(await demoStatsLines(services.store, result, path.join(demoDir, 'browser', result.runId), services.settings.cacheDir)));
     console.log(lines.join('\n'));
     const stagesOk = Object.values(result.stages ?? {}).every((s) => s.status === 'completed');
     if (report.problems.length || result.failedShards || !stagesOk) process.exitCode = 1;
