@@ -1,6 +1,9 @@
 // The per-feature statistics file round-trips: one row per feature, equal to the summary's views.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { tableFromIPC } from 'apache-arrow';
+import { readParquet } from 'parquet-wasm';
+import { encodeExampleWindows } from '../core/stats/example-windows.js';
 import { encodeFeatureStats, readFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { syntheticPart } from '../core/stats/synthetic-encoded-part.js';
@@ -25,5 +28,34 @@ describe('feature stats parquet', () => {
     const { parquetWriteBuffer } = await import('hyparquet-writer');
     const other = new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'x', data: Int32Array.from([1]) }] }));
     await assert.rejects(readFeatureStats(other), /not a feature-stats file/);
+  });
+
+  it('an independent reader (parquet-wasm, the Rust parquet crate, into Arrow) reads features.parquet and examples.parquet as plain columns', () => {
+    const dSae = 5;
+    const s = new FeatureSummary({ dSae, topK: 3 });
+    const part = syntheticPart(2, 1, 300, dSae, 0.3, 4);
+    s.add(part.acts, part.rows);
+    const features = tableFromIPC(readParquet(encodeFeatureStats(s)).intoIPCStream());
+    assert.equal(features.numRows, dSae);
+    const names = features.schema.fields.map((f) => f.name);
+    for (const n of ['feature', 'firing_count', 'density', 'mean_act', 'max_act', 'hist_00', 'top_examples', 'interval_examples']) assert.ok(names.includes(n), n);
+    for (let i = 0; i < dSae; i++) {
+      const v = s.view(i);
+      assert.equal(features.getChild('feature')!.get(i), i);
+      assert.equal(Number(features.getChild('firing_count')!.get(i)), v.firingCount);
+      assert.equal(features.getChild('density')!.get(i), v.density);
+      assert.deepEqual(JSON.parse(features.getChild('top_examples')!.get(i) as string), v.top);
+    }
+
+    const rows = [
+      { feature: 0, kind: 'top' as const, group: 0, act: 2.5, shard: 1, doc: 3, context: 4, position: 5, label: 'dna', center: 1, tokens: [7, 8, 9], texts: ['A', '<b>', 'C'], acts: [0, 2.5, 1] },
+      { feature: 2, kind: 'interval' as const, group: 3, act: 0.5, shard: 0, doc: 1, context: 0, position: 0, label: null, center: 0, tokens: [4], texts: ['"'], acts: [0.5] },
+    ];
+    const examples = tableFromIPC(readParquet(encodeExampleWindows({ radius: 4, rows })).intoIPCStream());
+    assert.equal(examples.numRows, 2);
+    assert.deepEqual([...examples.getChild('kind')!.toArray()], ['top', 'interval']);
+    assert.deepEqual([examples.getChild('label')!.get(0), examples.getChild('label')!.get(1)], ['dna', null]);
+    assert.deepEqual(JSON.parse(examples.getChild('texts')!.get(0) as string), ['A', '<b>', 'C']);
+    assert.deepEqual(JSON.parse(examples.getChild('acts')!.get(0) as string), [0, 2.5, 1]);
   });
 });
