@@ -105,8 +105,8 @@ export class FeatureSummary {
   private readonly reservoir: IntervalReservoir;
   private readonly labelTokens = new Map<string, number>();
   private readonly labelFiring = new Map<string, Float64Array>();
-  /** One-slot scratch holding the candidate example, so the hot loop allocates nothing. */
-  private readonly candidate = new ExampleSlots(1);
+  /** add()'s scratch: one feature's firings of one batch as examples (sized to the rows, made on first use). */
+  private run: ExampleSlots | undefined;
   /** add()'s working buffer, made on first use; not part of the summary (never merged or stored). */
   private firings: FiringBuffer | undefined;
 
@@ -196,11 +196,12 @@ export class FeatureSummary {
     const lowest = 10 ** spec.minExp;
     const highest = 10 ** spec.maxExp;
     const { minExp, binsPerDecade } = spec;
-    const c = this.candidate;
     const shard = rows.shard;
-    c.shard[0] = shard;
     const { doc, context, position, token } = rows;
     const { start, row: fRow, act: fAct } = firings.byFeature();
+    // One feature's firings as example candidates: top-k offers, then the reservoir's (the two
+    // are independent, so their interleaving does not matter).
+    const run = this.featureRun(firings.rows);
     for (let i = 0; i < this.dSae; i++) {
       const end = start[i + 1];
       if (start[i] === end) continue;
@@ -208,7 +209,8 @@ export class FeatureSummary {
       let total = sum[i];
       let most = max[i];
       const histBase = i * bins;
-      for (let e = start[i]; e < end; e++) {
+      let m = 0;
+      for (let e = start[i]; e < end; e++, m++) {
         const r = fRow[e];
         const a = fAct[e];
         count++;
@@ -221,16 +223,17 @@ export class FeatureSummary {
         histogram[histBase + bin]++;
         const labelFiring = rowLabels[r];
         if (labelFiring) labelFiring[i]++;
-        c.act[0] = a;
-        c.doc[0] = doc[r];
-        c.context[0] = context[r];
-        c.position[0] = position[r];
-        c.token[0] = token[r];
-        c.key[0] = tokenKey(i, shard, c.doc[0], c.context[0], c.position[0]);
+        run.act[m] = a;
+        run.shard[m] = shard;
+        run.doc[m] = doc[r];
+        run.context[m] = context[r];
+        run.position[m] = position[r];
+        run.token[m] = token[r];
+        run.key[m] = tokenKey(i, shard, run.doc[m], run.context[m], run.position[m]);
         // Fast reject: once the list is full, anything weaker than its weakest entry cannot enter.
-        if (a >= topFloor[i]) this.offerTop(i, c, 0);
-        reservoir.offer(i, c, 0);
+        if (a >= topFloor[i]) this.offerTop(i, run, m);
       }
+      reservoir.offerRun(i, run, m);
       firing[i] = count;
       sum[i] = total;
       max[i] = most;
@@ -238,9 +241,47 @@ export class FeatureSummary {
     firings.clear();
   }
 
+  private featureRun(rows: number): ExampleSlots {
+    if (!this.run || this.run.capacity < rows) this.run = new ExampleSlots(rows);
+    return this.run;
+  }
+
   private offerTop(feature: number, from: ExampleSlots, j: number): void {
-    const { topK } = this;
+    const { topK, top } = this;
     const base = feature * topK;
+    if (this.topFill[feature] === topK) {
+      // Full list. strongestFirst ranks by activation first, so when exactly one slot holds the
+      // weakest activation it is the slot offer() would find last-ranked, and a candidate whose
+      // activation differs from it is decided by activation alone: stronger replaces it, weaker
+      // is rejected. The new floor is the weaker of the candidate and the runner-up. Ties go to
+      // offer() and the full order.
+      const acts = top.act;
+      const a = from.act[j];
+      let worst = base;
+      let weakest = acts[base];
+      let second = Infinity;
+      let ties = 0;
+      for (let s = base + 1; s < base + topK; s++) {
+        const v = acts[s];
+        if (v < weakest) {
+          second = weakest;
+          weakest = v;
+          worst = s;
+          ties = 0;
+        } else if (v === weakest) {
+          ties++;
+        } else if (v < second) {
+          second = v;
+        }
+      }
+      if (ties === 0 && a !== weakest) {
+        if (a > weakest) {
+          top.copy(worst, from, j);
+          this.topFloor[feature] = Math.min(second, a);
+        }
+        return;
+      }
+    }
     const fill = (this.topFill[feature] = offer(this.top, base, this.topFill[feature], topK, from, j, strongestFirst));
     if (fill < topK) return;
     let floor = Infinity;
@@ -364,6 +405,8 @@ const FIRING_BUFFER_MAX = 1 << 18;
  */
 class FiringBuffer {
   size = 0;
+  /** Rows scanned since the last clear (a feature has at most this many firings in the buffer). */
+  rows = 0;
   private row: Int32Array;
   private feature: Int32Array;
   private act: Float64Array;
@@ -416,6 +459,7 @@ class FiringBuffer {
       k++;
     }
     this.size = k;
+    this.rows++;
   }
 
   /**
@@ -440,6 +484,7 @@ class FiringBuffer {
       }
     }
     this.size = k;
+    this.rows++;
   }
 
   /** Firings grouped by feature: feature i's are [start[i], start[i + 1]), rows ascending. */
@@ -462,5 +507,6 @@ class FiringBuffer {
 
   clear(): void {
     this.size = 0;
+    this.rows = 0;
   }
 }
