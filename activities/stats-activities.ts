@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { withHeartbeat } from './heartbeat.js';
 import { ConfigError, parseS3Uri } from '../core/config/run-config.js';
 import { loadRunConfig } from '../core/harvest/run-plan.js';
-import { readActivationPart } from '../core/parquet/activation-part.js';
+import type { StatsRecorder } from '../core/metrics/stats-metrics.js';
 import { decodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
 import { openEncoderWorker } from '../core/stats/encoder-worker.js';
 import { encodeFeatureStats } from '../core/stats/feature-stats-parquet.js';
@@ -14,6 +14,7 @@ import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { genreScores } from '../core/stats/genre-scores.js';
 import { featureLogitEffects, loadLogitWeights, type LogitEffects } from '../core/stats/logit-effects.js';
 import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
+import { summariseParts } from '../core/stats/summarise-parts.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import { listHookParts } from '../core/training/activation-stream.js';
@@ -23,6 +24,8 @@ import type {
 
 export interface StatsActivityDeps {
   store: ObjectStore;
+  /** Prometheus recorder (core/metrics/stats-metrics.ts); none means no metrics. */
+  metrics?: StatsRecorder;
 }
 
 /** What the stage reads from a dictionary's cfg.json (SAELens keys). */
@@ -44,7 +47,7 @@ export async function loadDictionaryCfg(store: ObjectStore, layout: RunLayout, t
   return cfg;
 }
 
-export function createStatsActivities({ store }: StatsActivityDeps) {
+export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
   return {
     /** The hook's parts (from the shard manifests) in groups of `partsPerGroup`, keys only. */
     async planStats(input: FeatureStatsInput): Promise<StatsPlan> {
@@ -74,34 +77,21 @@ export function createStatsActivities({ store }: StatsActivityDeps) {
         const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
         const model = await store.getBytes(layout.bucket, layout.dictionaryEncoderKey(task.trainingId), signal);
         const summary = new FeatureSummary({ dSae: cfg.d_sae, ...(task.topK !== undefined && { topK: task.topK }) });
-        const batchRows = Math.max(1, task.encodeBatchRows ?? 4096);
         const encoder = await openEncoderWorker({ model, dIn: cfg.d_in });
         try {
-          const fetch = (key: string) => store.getBytes(layout.bucket, key, signal).then(readActivationPart);
-          let next = task.partKeys.length ? fetch(task.partKeys[0]) : undefined;
-          for (let p = 0; p < task.partKeys.length; p++) {
-            const { meta, cols } = await next!;
-            next = p + 1 < task.partKeys.length ? fetch(task.partKeys[p + 1]) : undefined;
-            next?.catch(() => undefined);
-            if (meta.width !== cfg.d_in) throw new ConfigError(`part ${task.partKeys[p]} has width ${meta.width}, dictionary has d_in ${cfg.d_in}`);
-            const rows = cols.doc.length;
-            for (let start = 0; start < rows; start += batchRows) {
-              signal.throwIfAborted();
-              const n = Math.min(batchRows, rows - start);
-              const acts = await encoder.encode(cols.values.subarray(start * cfg.d_in, (start + n) * cfg.d_in), n);
-              summary.add(acts, {
-                shard: meta.shard,
-                doc: cols.doc.subarray(start, start + n),
-                context: cols.context.subarray(start, start + n),
-                position: cols.position.subarray(start, start + n),
-                token: cols.token.subarray(start, start + n),
-                ...(cols.label && { label: cols.label.slice(start, start + n) }),
-              });
-              progress.rowsDone += n;
-            }
-            progress.partsDone++;
-            beat();
-          }
+          // Pipelined: the encoder thread computes the next batch while this thread adds the current one.
+          await summariseParts({
+            partKeys: task.partKeys,
+            fetchPart: (key, sig) => store.getBytes(layout.bucket, key, sig),
+            encoder, summary, dIn: cfg.d_in, signal,
+            ...(task.encodeBatchRows !== undefined && { batchRows: Math.max(1, Math.floor(task.encodeBatchRows)) }),
+            ...(metrics && { metrics: metrics.summarise(task.runId, task.trainingId) }),
+            onBatch: (e) => void (progress.rowsDone += e.rows),
+            onPart(e) {
+              progress.partsDone = e.partsDone;
+              beat();
+            },
+          });
         } finally {
           await encoder.close();
         }
@@ -125,6 +115,7 @@ export function createStatsActivities({ store }: StatsActivityDeps) {
           beat();
         }
         await store.put(bucket, task.outKey, encodeSummary(acc!), { contentType: 'application/octet-stream', signal });
+        metrics?.merged(task.runId, task.keys.length);
         return { key: task.outKey, tokens: acc!.tokens, parts: task.keys.length };
       });
     },

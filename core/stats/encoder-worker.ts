@@ -13,25 +13,56 @@ export interface EncoderWorkerOptions {
   intraOpThreads?: number;
 }
 
-export type EncoderToThread = { type: 'run'; id: number; x: Float32Array; rows: number } | { type: 'close' };
+export type EncoderToThread =
+  | { type: 'run'; id: number; x: Float32Array; rows: number }
+  | { type: 'recycle'; buffer: ArrayBuffer }
+  | { type: 'close' };
 export type EncoderFromThread =
   | { type: 'ready' }
   | { type: 'open-error'; error: { name: string; message: string } }
-  | { type: 'result'; id: number; acts: Float32Array }
+  | { type: 'result'; id: number; acts: Float32Array; seconds: number }
   | { type: 'error'; id: number; error: { name: string; message: string } };
+
+export interface EncodedBatch {
+  /** Feature activations [rows × d_sae]. */
+  acts: Float32Array;
+  /** Seconds session.run() took in the thread (queueing behind earlier batches not included). */
+  seconds: number;
+}
 
 export interface EncoderWorker {
   /** Feature activations [rows × d_sae] of x [rows × d_in]; x is copied, never detached. */
   encode(x: Float32Array, rows: number): Promise<Float32Array>;
+  /** encode(), plus the time the session computed the batch. */
+  encodeTimed(x: Float32Array, rows: number): Promise<EncodedBatch>;
+  /**
+   * Hands a result's buffer back for the thread to write a later result into (detaches `acts`;
+   * optional — without it every result gets fresh memory).
+   */
+  recycle(acts: Float32Array): void;
   close(): Promise<void>;
+}
+
+/**
+ * ORT intra-op threads of an encoder session when the caller names none: 0, onnxruntime's default
+ * of one thread per core, chosen deliberately over cores − 1 although the statistics stage's main
+ * thread (part decoding, FeatureSummary.add) needs CPU too. The encoder's Gemm is most of the
+ * work, and the main thread needs only a part of one core at encoder speed (bench:stats reports
+ * it as "main µs/row"), so a core reserved for it would sit mostly idle while the encoder ran on
+ * one thread. Measured on the 2-core dev VM (bench:stats, d_in 512, d_sae 4,096, L0 65): encode
+ * alone 20.8–21.7k rows/s with 2 threads, 15.5k with 1; statistics 14.3–15.5k rows/s with 2
+ * encoder threads, 13.8k with 1. Pass intraOpThreads (bench:stats --threads) to try others.
+ */
+export function defaultEncoderThreads(): number {
+  return 0;
 }
 
 const rebuild = (e: { name: string; message: string }): Error => Object.assign(new Error(e.message), { name: e.name });
 
 export function openEncoderWorker(opts: Omit<EncoderWorkerOptions, 'inputName' | 'outputName'> & Partial<EncoderWorkerOptions>): Promise<EncoderWorker> {
-  const workerData: EncoderWorkerOptions = { inputName: ENCODER_INPUT, outputName: ENCODER_OUTPUTS.acts, ...opts };
+  const workerData: EncoderWorkerOptions = { inputName: ENCODER_INPUT, outputName: ENCODER_OUTPUTS.acts, intraOpThreads: defaultEncoderThreads(), ...opts };
   const worker = new Worker(new URL('./encoder-thread.js', import.meta.url), { workerData });
-  const pending = new Map<number, { resolve(a: Float32Array): void; reject(e: Error): void }>();
+  const pending = new Map<number, { resolve(b: EncodedBatch): void; reject(e: Error): void }>();
   let nextId = 0;
   let dead: Error | undefined;
   let closing: Promise<void> | undefined;
@@ -52,7 +83,7 @@ export function openEncoderWorker(opts: Omit<EncoderWorkerOptions, 'inputName' |
       else {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
-        if (msg.type === 'result') p?.resolve(msg.acts);
+        if (msg.type === 'result') p?.resolve({ acts: msg.acts, seconds: msg.seconds });
         else p?.reject(rebuild(msg.error));
       }
     });
@@ -61,15 +92,22 @@ export function openEncoderWorker(opts: Omit<EncoderWorkerOptions, 'inputName' |
 
     const handle: EncoderWorker = {
       encode(x, rows) {
+        return handle.encodeTimed(x, rows).then((b) => b.acts);
+      },
+      encodeTimed(x, rows) {
         if (dead) return Promise.reject(dead);
         if (closing) return Promise.reject(new Error('encoder worker closed'));
         if (x.length !== rows * workerData.dIn) return Promise.reject(new RangeError(`x has ${x.length} values, ${rows} rows × d_in ${workerData.dIn} need ${rows * workerData.dIn}`));
         const own = x.slice();
         const id = nextId++;
-        return new Promise<Float32Array>((resolve, reject) => {
+        return new Promise<EncodedBatch>((resolve, reject) => {
           pending.set(id, { resolve, reject });
           worker.postMessage({ type: 'run', id, x: own, rows } satisfies EncoderToThread, [own.buffer]);
         });
+      },
+      recycle(acts) {
+        if (dead || closing || acts.buffer.byteLength === 0 || !(acts.buffer instanceof ArrayBuffer)) return;
+        worker.postMessage({ type: 'recycle', buffer: acts.buffer } satisfies EncoderToThread, [acts.buffer]);
       },
       close() {
         closing ??= (async () => {
