@@ -6,8 +6,12 @@ import { Registry } from 'prom-client';
 import { createHarvestMetrics, HARVEST_METRIC_NAMES } from '../core/metrics/harvest-metrics.js';
 import { createRunMetrics, RUN_METRIC_NAMES, type RunProgressSample } from '../core/metrics/run-metrics.js';
 import { S3_METRIC_NAMES } from '../core/metrics/s3-metrics.js';
+import { STATS_METRIC_NAMES, statsRecorder } from '../core/metrics/stats-metrics.js';
 import { createTrainingMetrics, TRAINING_METRIC_NAMES } from '../core/metrics/training-metrics.js';
 import { TRAINING_STAGE_METRIC_NAMES } from '../core/metrics/training-stage-metrics.js';
+import { encodeActivationPart } from '../core/parquet/activation-part.js';
+import { FeatureSummary } from '../core/stats/feature-summary.js';
+import { summariseParts } from '../core/stats/summarise-parts.js';
 import { parseListenAddress, startMetricsServer } from '../workers/metrics-server.js';
 import { createWorkerMetrics, WORKER_METRIC_NAMES } from '../workers/worker-metrics.js';
 import { allMetricFamilies } from './monitoring-support.js';
@@ -36,7 +40,7 @@ test('metric names, types and labels follow Prometheus conventions; no shard lab
 
 test('each module lists exactly the metric names it registers', async () => {
   const registered = (await allMetricFamilies()).map((f) => f.name).sort();
-  const listed = [...HARVEST_METRIC_NAMES, ...S3_METRIC_NAMES, ...RUN_METRIC_NAMES, ...TRAINING_METRIC_NAMES, ...TRAINING_STAGE_METRIC_NAMES, ...WORKER_METRIC_NAMES].sort();
+  const listed = [...HARVEST_METRIC_NAMES, ...S3_METRIC_NAMES, ...RUN_METRIC_NAMES, ...TRAINING_METRIC_NAMES, ...TRAINING_STAGE_METRIC_NAMES, ...STATS_METRIC_NAMES, ...WORKER_METRIC_NAMES].sort();
   assert.deepEqual(registered, listed);
 });
 
@@ -120,6 +124,38 @@ test('training recorder sets the gauges the dead-feature alert and the dashboard
   assert.equal(await valueOf(registry, 'thresher_sae_dead_fraction', { run: 'r', sae: 'a1' }), 0.25);
   assert.equal(await valueOf(registry, 'thresher_sae_steps_planned', { run: 'r', sae: 'a1' }), 1000);
   assert.equal(await valueOf(registry, 'thresher_sae_l0', { run: 'r', sae: 'a1' }), 15);
+});
+
+test('stats recorder: registered on every worker registry; rows, parts and encode times move as summariseParts runs', async () => {
+  const metrics = createWorkerMetrics({ processMetrics: false });
+  assert.equal(metrics.stats, statsRecorder(metrics.registry), 'one recorder per registry');
+  const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
+  for (const name of STATS_METRIC_NAMES) assert.ok(names.includes(name), `${name} is registered`);
+
+  // Two parts (30 and 20 rows, width 2) through a stand-in encoder: feature 0 = x0, feature 1 = x1.
+  const parts = new Map<string, Uint8Array>();
+  for (const [p, n] of [[0, 30], [1, 20]]) {
+    const ids = Int32Array.from({ length: n }, (_, r) => r);
+    const values = Float32Array.from({ length: 2 * n }, (_, k) => (k % 3) / 2);
+    parts.set(`p${p}`, encodeActivationPart({ runId: 'r', hook: 'h', modelSha256: '0'.repeat(64), dtype: 'fp32', width: 2, shard: p, part: 0 }, { doc: ids, context: ids, position: ids, token: ids, values }));
+  }
+  const l = { run: 'r', sae: 'd4' };
+  const attempt = metrics.stats.summarise('r', 'd4');
+  assert.equal(await valueOf(metrics.registry, 'thresher_stats_rows_total', l), 0, 'series exist from the start of an attempt');
+  await summariseParts({
+    partKeys: ['p0', 'p1'], fetchPart: async (k) => parts.get(k)!, dIn: 2, batchRows: 8,
+    encoder: { encodeTimed: async (x) => ({ acts: x.slice(), seconds: 0.02 }) },
+    summary: new FeatureSummary({ dSae: 2 }), metrics: attempt,
+  });
+  assert.equal(await valueOf(metrics.registry, 'thresher_stats_rows_total', l), 50);
+  assert.equal(await valueOf(metrics.registry, 'thresher_stats_parts_total', l), 2);
+  const text = await metrics.registry.metrics();
+  // 30 rows in batches of 8 → 4 batches, 20 → 3.
+  assert.match(text, /thresher_stats_encode_duration_seconds_count\{queue="thresher-training"\} 7\n/);
+  assert.match(text, /thresher_stats_encode_duration_seconds_bucket\{le="0.025",queue="thresher-training"\} 7\n/);
+  assert.match(text, /thresher_stats_encode_duration_seconds_bucket\{le="0.01",queue="thresher-training"\} 0\n/);
+  metrics.stats.merged('r', 3);
+  assert.equal(await valueOf(metrics.registry, 'thresher_stats_summaries_merged_total', { run: 'r' }), 3);
 });
 
 test('listen addresses: host:port, [v6]:port, off; bad ones name the variable', () => {

@@ -94,7 +94,7 @@ export async function createWorkerSet(opts: WorkerSetOptions): Promise<{ run(): 
         // The statistics stage shares the queue: it also needs ORT and reads dictionaries.
         activities: {
           ...createTrainingActivities({ store: opts.store, metrics: metrics && trainingRecorder(metrics.registry) }),
-          ...createStatsActivities({ store: opts.store }),
+          ...createStatsActivities({ store: opts.store, metrics: metrics?.stats }),
           ...createExampleActivities({ store: opts.store, cacheDir: opts.cacheDir }),
           ...createReportActivities({ store: opts.store, cacheDir: opts.cacheDir }),
         },

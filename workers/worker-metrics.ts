@@ -6,12 +6,15 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { createHarvestMetrics, type HarvestMetrics } from '../core/metrics/harvest-metrics.js';
 import { createRunMetrics, type RunProgressSample } from '../core/metrics/run-metrics.js';
 import { createS3Metrics, type S3Metrics } from '../core/metrics/s3-metrics.js';
+import { statsRecorder, type StatsRecorder } from '../core/metrics/stats-metrics.js';
 import { HARVEST_QUEUE } from '../workflows/harvest-types.js';
 
 export interface WorkerMetrics {
   registry: Registry;
   harvest: HarvestMetrics;
   s3: S3Metrics;
+  /** The statistics stage's recorder (its activities run on training workers). */
+  stats: StatsRecorder;
   /** Called by an orchestration worker: where the run progress gauges read from. */
   setRunProgressSource(source: () => Promise<RunProgressSample[]>): void;
   /** Records what this process runs (thresher_worker_info, thresher_worker_harvest_slots). */
@@ -29,6 +32,7 @@ export function createWorkerMetrics(opts: { processMetrics?: boolean } = {}): Wo
     registry,
     harvest: createHarvestMetrics(registry, HARVEST_QUEUE),
     s3: createS3Metrics(registry),
+    stats: statsRecorder(registry),
     setRunProgressSource: (s) => void (source = s),
     setWorkerInfo({ roles, harvestSlots }) {
       info.reset();
