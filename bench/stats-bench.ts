@@ -24,7 +24,7 @@
 //
 // Flags:
 //   --d-in N            activation width (default 512, the demo's MLP hook)
-//   --d-sae N           dictionary size (default 4096, the demo's dictionary)
+//   --d-sae N           dictionary size (default 4096, the size the issue names; the demo now trains 1,024)
 //   --parts N           activation parts (default 3)
 //   --rows N            rows per part (default 16384)
 //   --l0 N              mean active features per token the dictionary is calibrated to (default 64)
