@@ -30,6 +30,7 @@ export function describeStats(r: StatsResult): string {
   return [
     `statistics ${r.trainingId}: ${r.tokens.toLocaleString('en-US')} tokens over ${r.parts} parts`,
     `live features ${r.liveFeatures.toLocaleString('en-US')} of ${r.dSae.toLocaleString('en-US')}; logit effects: ${r.logitEffects}`,
-    `output s3://${layout.bucket}/${layout.statsPrefix(r.trainingId)} (features.parquet, genres.json, logit-effects.json)`,
+    `output s3://${layout.bucket}/${layout.statsPrefix(r.trainingId)} (features.parquet, examples.parquet, genres.json, logit-effects.json)`,
+    ...(r.reportUri ? [`browser ${r.reportUri}`] : []),
   ].join('\n');
 }
