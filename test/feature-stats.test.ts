@@ -182,6 +182,8 @@ test('FeatureStats summarises, merges in a tree and finalises: densities, one-pa
   assert.deepEqual(stats.rows.map((r) => r.density), firing.map((f) => f / tokens));
   assert.equal(firing[5], 0);
   assert.ok(firing.slice(0, 5).every((f) => f > 0));
+  // Co-firing with the labels: each planted feature fires on its own label only, every time.
+  for (let l = 0; l < LABELS.length; l++) assert.deepEqual(stats.rows[l].labelFiring, { [LABELS[l]]: firing[l] }, `feature ${l}`);
 
   // The tree-merged summary equals the one-pass summary in every view (exact: dyadic values).
   const merged = decodeSummary(await h!.store.getBytes(layout.bucket, keys.summary));

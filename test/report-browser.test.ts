@@ -194,6 +194,14 @@ test('overview, search, sort and a feature page in a real browser', { skip, time
   assert.match((await intervals.nth(5).textContent())!, /No tokens in this interval/);
   assert.equal(await intervals.nth(3).locator('[data-testid=example]').count(), f.intervals[3].examples.length);
 
+  // Co-firing with the labels: most firing first, share of its firing and of the label's tokens.
+  const labelRows = page.locator('[data-testid=label-firing] [data-testid=label-row]');
+  assert.deepEqual(await labelRows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-label'))), ['code', 'dna']);
+  const codeCells = await labelRows.nth(0).locator('td').allTextContents();
+  const fired = f.labelFiring!;
+  const codeTokens = data.genres!.labels.find((l) => l.label === 'code')!.tokens;
+  assert.deepEqual(codeCells, ['code', fired.code.toLocaleString('en-US'), `${fmt((fired.code / (fired.code + fired.dna)) * 100)}%`, `${fmt((fired.code / codeTokens) * 100)}%`]);
+
   // Logit effects: both lists, in order, with the markup-bearing token as text.
   const positive = await page.locator('[data-testid=logit-positive] [data-testid=logit-token] .tokchip').allTextContents();
   assert.deepEqual(positive, f.logit!.topPositive.map((t) => t.text.replace(/\n/g, '\u23ce')));

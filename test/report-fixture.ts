@@ -87,9 +87,12 @@ export function reportFixture(options: FixtureOptions = {}): ReportData {
       const acts = Array.from({ length: count }, () => rng.uniform(Math.max(lo, 1e-3), hi)).sort((a, b) => a - b);
       return { lo, hi, examples: acts.map((a) => example(rng, a, rng.pick(WORDS), context, RADIUS, false)) };
     });
+    // Co-firing with the two labels: most of the firing on 'code', some on 'dna'.
+    const onCode = Math.round(firingCount * 0.6);
     features.push({
       feature: i, firingCount, density: firingCount / statsTokens, meanAct, maxAct, histogram, top, intervals,
       logit: logitEffects ? logits(rng, i) : null,
+      labelFiring: { code: onCode, dna: Math.round(firingCount * 0.2) },
     });
   }
 

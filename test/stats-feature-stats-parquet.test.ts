@@ -20,8 +20,23 @@ describe('feature stats parquet', () => {
     assert.equal(file.tokens, 400);
     assert.deepEqual(file.binLowerEdges, s.binLowerEdges);
     assert.equal(file.rows.length, dSae);
-    for (let i = 0; i < dSae; i++) assert.deepEqual(file.rows[i], s.view(i), `feature ${i}`);
+    for (let i = 0; i < dSae; i++) assert.deepEqual(file.rows[i], { ...s.view(i), labelFiring: {} }, `feature ${i}`);
     assert.equal(file.rows[6].firingCount, 0);
+  });
+
+  it('stores each feature\'s co-firing with the corpus labels', async () => {
+    const dSae = 4;
+    const s = new FeatureSummary({ dSae });
+    const part = syntheticPart(1, 0, 300, dSae, 0.4, 2, ['dna', 'json', 'code']);
+    for (let r = 0; r < 300; r++) part.acts[r * dSae + 3] = 0; // never fires: no labels
+    s.add(part.acts, part.rows);
+    const file = await readFeatureStats(encodeFeatureStats(s));
+    for (let i = 0; i < dSae; i++) {
+      const expected: Record<string, number> = {};
+      for (let r = 0; r < 300; r++) if (part.acts[r * dSae + i] > 0) expected[part.rows.label![r]] = (expected[part.rows.label![r]] ?? 0) + 1;
+      assert.deepEqual(file.rows[i].labelFiring, expected, `feature ${i}`);
+    }
+    assert.deepEqual(file.rows[3].labelFiring, {});
   });
 
   it('refuses a Parquet file that is not a feature-stats file', async () => {

@@ -88,6 +88,8 @@ export interface ReportFeature {
   /** Equal intervals of [0, max], lowest first; `hi` is inclusive for the last one. */
   intervals: { lo: number; hi: number; examples: ReportExample[] }[];
   logit: FeatureLogits | null;
+  /** Firing tokens per corpus label (co-firing with the genres); empty when the corpus has no labels. */
+  labelFiring?: Record<string, number>;
 }
 
 export interface ReportExample {

@@ -486,6 +486,41 @@ export const REPORT_PAGE_SCRIPT = String.raw`
     ]);
   }
 
+  // Co-firing with the corpus labels: of the tokens this feature fires on, how many carry each
+  // label (precision if it were that label's detector), and what share of the label's tokens that
+  // is (recall). Absent when the corpus has no labels.
+  function labelSection(f) {
+    var G = O.genres;
+    var fired = f.labelFiring || {};
+    var names = Object.keys(fired);
+    if (!G || !G.labels || !G.labels.length) return null;
+    var tokensOf = {};
+    G.labels.forEach(function (l) { tokensOf[l.label] = l.tokens; });
+    var total = 0;
+    names.forEach(function (n) { total += fired[n]; });
+    names.sort(function (a, b) { return fired[b] - fired[a] || (a < b ? -1 : 1); });
+    var sec = h('section', { 'data-testid': 'label-firing' }, h('h2', null, 'Labels it fires on'));
+    if (!names.length) {
+      append(sec, h('p', { 'class': 'muted' }, 'It fires on no labelled token.'));
+      return sec;
+    }
+    var tbody = h('tbody');
+    names.forEach(function (n) {
+      append(tbody, h('tr', { 'data-testid': 'label-row', 'data-label': n }, [
+        h('td', null, n),
+        h('td', { 'class': 'num' }, fmtInt(fired[n])),
+        h('td', { 'class': 'num' }, fmtPct(fired[n] / total)),
+        h('td', { 'class': 'num' }, tokensOf[n] ? fmtPct(fired[n] / tokensOf[n]) : '–'),
+      ]));
+    });
+    append(sec, h('table', null, [
+      h('thead', null, h('tr', null, [h('th', null, 'Label'), h('th', { 'class': 'num' }, 'Firing tokens'),
+        h('th', { 'class': 'num' }, 'Share of its firing (precision)'), h('th', { 'class': 'num' }, 'Share of the label\'s tokens (recall)')])),
+      tbody,
+    ]));
+    return sec;
+  }
+
   function logitSection(f) {
     var sec = h('section', { 'data-testid': 'logit-effects' }, h('h2', null, 'Logit effects'));
     if (!O.logitEffects.available || !f.logit) {
@@ -534,6 +569,7 @@ export const REPORT_PAGE_SCRIPT = String.raw`
       ])),
       h('h2', null, 'Activation histogram'),
       activationHistogram(f),
+      labelSection(f),
     ];
     if (!O.examples.context) nodes.push(h('p', { 'class': 'note', 'data-testid': 'context-note' }, O.examples.note));
     nodes.push(h('section', { 'data-testid': 'top-examples' }, [

@@ -148,7 +148,7 @@ export async function loadReportData(store: ObjectStore, layout: RunLayout, trai
     }
     features.push({
       feature: row.feature, firingCount: row.firingCount, density: row.density, meanAct: row.meanAct, maxAct: row.maxAct,
-      histogram: row.histogram, top, intervals, logit,
+      histogram: row.histogram, top, intervals, logit, labelFiring: row.labelFiring,
     });
     if (features.length % 1024 === 0) {
       signal?.throwIfAborted();

@@ -15,8 +15,11 @@ const META = {
   binLowerEdges: 'thresher.hist_lower_edges',
 } as const;
 
-/** One row of features.parquet: exactly the per-feature view of the summary it was written from. */
-export type FeatureStatsRow = FeatureView;
+/**
+ * One row of features.parquet: the per-feature view of the summary it was written from, and the
+ * feature's co-firing with the corpus labels (firing tokens per label; empty without labels).
+ */
+export type FeatureStatsRow = FeatureView & { labelFiring: Record<string, number> };
 
 export interface FeatureStatsFile {
   tokens: number;
@@ -45,6 +48,8 @@ export function encodeFeatureStats(summary: FeatureSummary, options: EncodeFeatu
   const hist = Array.from({ length: bins }, () => new BigInt64Array(dSae));
   const top = new Array<string>(dSae);
   const intervals = new Array<string>(dSae);
+  const labelFiring = new Array<string>(dSae);
+  const labels = summary.labels();
   for (let i = 0; i < dSae; i++) {
     const v = summary.view(i, options.intervals, options.perInterval);
     feature[i] = i;
@@ -55,6 +60,7 @@ export function encodeFeatureStats(summary: FeatureSummary, options: EncodeFeatu
     for (let b = 0; b < bins; b++) hist[b][i] = BigInt(v.histogram[b]);
     top[i] = JSON.stringify(v.top);
     intervals[i] = JSON.stringify(v.intervals);
+    labelFiring[i] = JSON.stringify(Object.fromEntries(labels.filter((l) => l.firing[i] > 0).map((l) => [l.label, l.firing[i]])));
   }
   const required = 'REQUIRED' as const;
   const leaf = (name: string, type: 'INT32' | 'INT64' | 'DOUBLE'): SchemaElement => ({ name, type, repetition_type: required });
@@ -64,7 +70,7 @@ export function encodeFeatureStats(summary: FeatureSummary, options: EncodeFeatu
   const leaves: SchemaElement[] = [
     leaf('feature', 'INT32'), leaf('firing_count', 'INT64'), leaf('density', 'DOUBLE'), leaf('mean_act', 'DOUBLE'), leaf('max_act', 'DOUBLE'),
     ...histNames.map((n) => leaf(n, 'INT64')),
-    json('top_examples'), json('interval_examples'),
+    json('top_examples'), json('interval_examples'), json('label_firing'),
   ];
   const columnData: ColumnSource[] = [
     { name: 'feature', data: feature },
@@ -76,6 +82,7 @@ export function encodeFeatureStats(summary: FeatureSummary, options: EncodeFeatu
     // JSON min/max statistics would be meaningless and bloat the footer.
     { name: 'top_examples', data: top, statistics: false },
     { name: 'interval_examples', data: intervals, statistics: false },
+    { name: 'label_firing', data: labelFiring, statistics: false },
   ];
   const kvMetadata: KeyValue[] = [
     { key: META.format, value: FEATURE_STATS_FORMAT },
@@ -114,6 +121,7 @@ export async function readFeatureStats(bytes: Uint8Array): Promise<FeatureStatsF
     histogram: histNames.map((n) => Number(o[n])),
     top: JSON.parse(String(o.top_examples)) as ExampleRef[],
     intervals: JSON.parse(String(o.interval_examples)) as IntervalExamples[],
+    labelFiring: JSON.parse(String(o.label_firing ?? '{}')) as Record<string, number>,
   }));
   return { tokens: Number(kv.get(META.tokens)), binLowerEdges, rows };
 }
