@@ -1,6 +1,7 @@
 // Reads activation parts back: the footer alone (audits) or the whole file.
 
-import { parquetMetadata, parquetRead, type FileMetaData, type SchemaElement } from 'hyparquet'
+import { parquetMetadata, parquetRead, snappyUncompress, type FileMetaData, type SchemaElement } from 'hyparquet'
+import { parquetHeader } from 'hyparquet/src/column.js'
 import { float16ArrayToFloat32 } from './float16.js'
 import { ActivationPartError, metaFromKeyValues, type ActivationPartMeta } from './activation-meta.js'
 import { COL, HOST_IS_LITTLE_ENDIAN, INT_COLUMNS, swapBytes, vectorBytes, type ActivationColumns } from './activation-layout.js'
@@ -79,15 +80,24 @@ export async function readActivationPart(bytes: Uint8Array): Promise<{ meta: Act
   const rowBytes = vectorBytes(meta)
   const ints = { doc: new Int32Array(rows), context: new Int32Array(rows), position: new Int32Array(rows), token: new Int32Array(rows) }
   const label = hasLabel ? new Array<string>(rows) : undefined
-  const payload = new Uint8Array(rows * rowBytes)
   const seen = new Map<string, number>() // rows delivered per column, to catch a short file
+
+  // The vectors are nearly all of the file. Read straight from its data pages when they are stored
+  // as this writer stores them (PLAIN, uncompressed or Snappy): one copy (or decompression, or
+  // fp16 widening) per page into the result, where hyparquet would copy the whole column chunk,
+  // make one Uint8Array view per row and have us copy row by row (the statistics stage's main
+  // thread paid ~5 µs a row for that at d_in 512). Anything else — other encodings or page kinds,
+  // or damage the fast path's checks catch — goes through hyparquet as before, so the result (or
+  // the error) is the same either way.
+  let values = readVectorsFromPages(bytes, metadata, meta, rows)
+  const payload = values ? undefined : new Uint8Array(rows * rowBytes)
 
   // hyparquet copies what it slices, so hand it the bytes without an extra copy of the whole file.
   const file = {
     byteLength: bytes.byteLength,
     slice: (start: number, end = bytes.byteLength) => bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer,
   }
-  const columns = [COL.run, COL.shard, ...INT_COLUMNS, ...(hasLabel ? [COL.label] : []), COL.activation]
+  const columns = [COL.run, COL.shard, ...INT_COLUMNS, ...(hasLabel ? [COL.label] : []), ...(payload ? [COL.activation] : [])]
   try {
     await parquetRead({
       file,
@@ -96,7 +106,7 @@ export async function readActivationPart(bytes: Uint8Array): Promise<{ meta: Act
       onChunk({ columnName, columnData, rowStart, rowEnd }) {
         seen.set(columnName, (seen.get(columnName) ?? 0) + (rowEnd - rowStart))
         if (columnName === COL.activation) {
-          for (let i = 0; i < columnData.length; i++) payload.set(columnData[i] as Uint8Array, (rowStart + i) * rowBytes)
+          for (let i = 0; i < columnData.length; i++) payload!.set(columnData[i] as Uint8Array, (rowStart + i) * rowBytes)
         } else if (columnName === COL.run || columnName === COL.shard) {
           // The constant columns must agree with the footer, or rows from two parts were mixed.
           const expected = columnName === COL.run ? meta.runId : meta.shard
@@ -122,9 +132,103 @@ export async function readActivationPart(bytes: Uint8Array): Promise<{ meta: Act
     }
   }
 
-  const le = HOST_IS_LITTLE_ENDIAN ? payload : swapBytes(payload, meta.dtype === 'fp32' ? 4 : 2)
-  const values = meta.dtype === 'fp32'
-    ? new Float32Array(le.buffer, le.byteOffset, rows * meta.width)
-    : float16ArrayToFloat32(new Uint16Array(le.buffer, le.byteOffset, rows * meta.width))
-  return { meta, cols: { ...ints, ...(label ? { label } : {}), values } }
+  if (payload) {
+    const le = HOST_IS_LITTLE_ENDIAN ? payload : swapBytes(payload, meta.dtype === 'fp32' ? 4 : 2)
+    values = meta.dtype === 'fp32'
+      ? new Float32Array(le.buffer, le.byteOffset, rows * meta.width)
+      : float16ArrayToFloat32(new Uint16Array(le.buffer, le.byteOffset, rows * meta.width))
+  }
+  return { meta, cols: { ...ints, ...(label ? { label } : {}), values: values! } }
+}
+
+/**
+ * The activation column decoded from the file's data pages without hyparquet, or undefined when
+ * a row group's chunk is not what this handles (then the caller lets hyparquet decode it).
+ *
+ * Handled: what encodeActivationPart writes, the flat REQUIRED FIXED_LEN_BYTE_ARRAY column in
+ * PLAIN-encoded v2 data pages (no level bytes: the column is REQUIRED and top level, and the
+ * checks below insist on it), UNCOMPRESSED or SNAPPY. Every page is checked against the footer
+ * (sizes, row counts, bounds), and any exception — a damaged page header, a bad Snappy stream —
+ * means undefined, never a partial result.
+ *
+ * Why not a view of the file instead of a copy: pages (~1 MiB, hyparquet-writer's default) are
+ * separated by their headers, so the rows of a part are not contiguous in the file, and a
+ * Float32Array view would also need each page 4-byte aligned (headers have any length) and would
+ * alias the caller's buffer (a later reuse of `bytes` would change the values under the summary).
+ * One memcpy per page is a small part of what the row-by-row path cost.
+ */
+export function readVectorsFromPages(bytes: Uint8Array, metadata: FileMetaData, meta: ActivationPartMeta, rows: number): Float32Array | undefined {
+  try {
+    return decodeVectorPages(bytes, metadata, meta, rows)
+  } catch {
+    return undefined
+  }
+}
+
+function decodeVectorPages(bytes: Uint8Array, metadata: FileMetaData, meta: ActivationPartMeta, rows: number): Float32Array | undefined {
+  const rowBytes = vectorBytes(meta)
+  const fp32 = meta.dtype === 'fp32'
+  const values = new Float32Array(rows * meta.width)
+  // fp32: the little-endian bytes of the result, written page by page (swapped at the end on a
+  // big-endian host). fp16: pages are widened into `values` through an aligned Uint16Array.
+  const out = new Uint8Array(values.buffer)
+  let scratch: Uint8Array | undefined
+  const aligned16 = (page: Uint8Array): Uint16Array => {
+    if (HOST_IS_LITTLE_ENDIAN && page.byteOffset % 2 === 0) return new Uint16Array(page.buffer, page.byteOffset, page.length / 2)
+    if (!scratch || scratch.length < page.length) scratch = new Uint8Array(page.length)
+    const copy = scratch.subarray(0, page.length)
+    copy.set(page)
+    const le = HOST_IS_LITTLE_ENDIAN ? copy : swapBytes(copy, 2)
+    return new Uint16Array(le.buffer, le.byteOffset, page.length / 2)
+  }
+  let groupStart = 0
+  for (const group of metadata.row_groups) {
+    const groupRows = Number(group.num_rows)
+    const chunk = group.columns.find(c => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === COL.activation)
+    const cm = chunk?.meta_data
+    if (!chunk || !cm || chunk.file_path || (cm.codec !== 'UNCOMPRESSED' && cm.codec !== 'SNAPPY')) return undefined
+    if (cm.dictionary_page_offset !== undefined && cm.dictionary_page_offset !== 0n && cm.dictionary_page_offset !== cm.data_page_offset) return undefined
+    const start = Number(cm.data_page_offset)
+    const end = start + Number(cm.total_compressed_size)
+    if (!(start >= 0 && end <= bytes.length && start <= end)) return undefined
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset + start, end - start), offset: 0 }
+    let got = 0
+    while (got < groupRows) {
+      const header = parquetHeader(reader)
+      const size = header.compressed_page_size
+      const at = start + reader.offset
+      if (!(Number.isInteger(size) && size >= 0 && at + size <= end)) return undefined
+      // hyparquet-writer writes v2 data pages only; v1 pages (other writers) and dictionary or
+      // index pages are left to hyparquet.
+      const h = header.type === 'DATA_PAGE_V2' ? header.data_page_header_v2 : undefined
+      if (!h || h.encoding !== 'PLAIN' || h.num_nulls !== 0 || h.num_rows !== h.num_values) return undefined
+      if (h.definition_levels_byte_length !== 0 || h.repetition_levels_byte_length !== 0) return undefined
+      const n = h.num_values
+      const compressed = cm.codec !== 'UNCOMPRESSED' && h.is_compressed !== false
+      if (!(Number.isInteger(n) && n >= 0 && got + n <= groupRows && header.uncompressed_page_size === n * rowBytes)) return undefined
+      if (!compressed && size !== n * rowBytes) return undefined
+      const page = bytes.subarray(at, at + size)
+      const dst = (groupStart + got) * rowBytes
+      if (fp32) {
+        // Snappy writes straight into the result; it throws unless it fills it exactly.
+        if (compressed) snappyUncompress(page, out.subarray(dst, dst + n * rowBytes))
+        else out.set(page, dst)
+      } else {
+        let raw = page
+        if (compressed) {
+          const inflated = new Uint8Array(n * rowBytes)
+          snappyUncompress(page, inflated)
+          raw = inflated
+        }
+        const from = (groupStart + got) * meta.width
+        float16ArrayToFloat32(aligned16(raw), values.subarray(from, from + n * meta.width))
+      }
+      reader.offset += size
+      got += n
+    }
+    groupStart += groupRows
+  }
+  if (groupStart !== rows) return undefined
+  if (fp32 && !HOST_IS_LITTLE_ENDIAN) return new Float32Array(swapBytes(out, 4).buffer)
+  return values
 }

@@ -24,7 +24,7 @@ import { referenceForward } from '../sae/reference-forward.js';
 import type { SaeArch } from '../sae/sae-config.js';
 import type { SaeWeights } from '../sae/sae-weights.js';
 import {
-  histogramBinCount, histogramLowerEdges, resolveHistogram, type HistogramSpec,
+  histogramBinCount, histogramBinner, histogramLowerEdges, resolveHistogram, type HistogramBinner, type HistogramSpec,
 } from './activation-histogram.js';
 import { ExampleSlots, lowestKeyFirst, offer, strongestFirst, tokenKey, type ExampleRef } from './example-slots.js';
 import { IntervalReservoir } from './interval-reservoir.js';
@@ -90,6 +90,8 @@ export class FeatureSummary {
   readonly reservoirPerBucket: number;
   readonly histogramSpec: HistogramSpec;
   readonly bins: number;
+  /** histogramBin of the spec without a log10 per firing (same bins; see HistogramBinner). */
+  private readonly binner: HistogramBinner;
 
   tokens = 0;
   /** Counts as float64: exact up to 2^53, beyond any run. */
@@ -122,6 +124,7 @@ export class FeatureSummary {
     this.reservoirPerBucket = reservoirPerBucket;
     this.histogramSpec = resolveHistogram(options.histogram);
     this.bins = histogramBinCount(this.histogramSpec);
+    this.binner = histogramBinner(this.histogramSpec);
     this.firing = new Float64Array(dSae);
     this.sum = new Float64Array(dSae);
     this.max = new Float64Array(dSae);
@@ -189,13 +192,7 @@ export class FeatureSummary {
   /** Applies and empties the gathered firings, feature by feature, rows ascending within each. */
   private applyFirings(firings: FiringBuffer, rows: RowProvenance, rowLabels: (Float64Array | undefined)[]): void {
     if (firings.size === 0) return;
-    const { bins, firing, sum, max, histogram, topFloor, reservoir } = this;
-    const spec = this.histogramSpec;
-    // histogramBin's arithmetic with its constants hoisted, so the bins are identical.
-    const lastBin = bins - 1;
-    const lowest = 10 ** spec.minExp;
-    const highest = 10 ** spec.maxExp;
-    const { minExp, binsPerDecade } = spec;
+    const { bins, firing, sum, max, histogram, topFloor, reservoir, binner } = this;
     const shard = rows.shard;
     const { doc, context, position, token } = rows;
     const { start, row: fRow, act: fAct } = firings.byFeature();
@@ -216,11 +213,7 @@ export class FeatureSummary {
         count++;
         total += a;
         if (a > most) most = a;
-        let bin: number;
-        if (a < lowest) bin = 0;
-        else if (!(a < highest)) bin = lastBin;
-        else bin = Math.min(Math.max(1 + Math.floor((Math.log10(a) - minExp) * binsPerDecade), 1), lastBin - 1);
-        histogram[histBase + bin]++;
+        histogram[histBase + binner.bin(a)]++;
         const labelFiring = rowLabels[r];
         if (labelFiring) labelFiring[i]++;
         run.act[m] = a;
