@@ -235,6 +235,8 @@ test('overview, search, sort and a feature page in a real browser', { skip, time
 
 test('without context windows or logit effects the feature page says why', { skip, timeout: 120_000 }, async () => {
   const data = reportFixture({ features: 150, context: false, logitEffects: false, seed: 2 });
+  // Statistics from before label co-firing was stored.
+  for (const f of data.features) f.labelFiring = null;
   const { page, problems } = await openPage(`${await writeSite('plain', data)}#/feature/${SPECIAL_FEATURE}`);
   await page.waitForSelector(`#app[data-page=feature][data-feature="${SPECIAL_FEATURE}"]`);
   assert.equal(await page.textContent('[data-testid=context-note]'), 'Context is unavailable in this fixture.');
@@ -245,6 +247,8 @@ test('without context windows or logit effects the feature page says why', { ski
   assert.equal(await top.nth(0).locator('[data-center="1"]').textContent(), SPECIAL_TOKEN);
   assert.equal(await page.textContent('[data-testid=logit-note]'), 'not available: the model has no unembedding');
   assert.equal(await page.locator('[data-testid=logit-positive]').count(), 0);
+  assert.match((await page.textContent('[data-testid=label-note]'))!, /^Not recorded/);
+  assert.equal(await page.locator('[data-testid=label-row]').count(), 0);
   // The list still searches top tokens (no logit tokens to search).
   await page.click('header.top nav a[data-nav=features]');
   await search(page, 'zebra', ZEBRA_FEATURES.filter((z) => z < 150).length);

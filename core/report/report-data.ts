@@ -88,8 +88,11 @@ export interface ReportFeature {
   /** Equal intervals of [0, max], lowest first; `hi` is inclusive for the last one. */
   intervals: { lo: number; hi: number; examples: ReportExample[] }[];
   logit: FeatureLogits | null;
-  /** Firing tokens per corpus label (co-firing with the genres); empty when the corpus has no labels. */
-  labelFiring?: Record<string, number>;
+  /**
+   * Firing tokens per corpus label (co-firing with the genres); empty when the corpus has no
+   * labels; null or absent when the statistics predate the record.
+   */
+  labelFiring?: Record<string, number> | null;
 }
 
 export interface ReportExample {

@@ -491,15 +491,19 @@ export const REPORT_PAGE_SCRIPT = String.raw`
   // is (recall). Absent when the corpus has no labels.
   function labelSection(f) {
     var G = O.genres;
-    var fired = f.labelFiring || {};
-    var names = Object.keys(fired);
     if (!G || !G.labels || !G.labels.length) return null;
+    var sec = h('section', { 'data-testid': 'label-firing' }, h('h2', null, 'Labels it fires on'));
+    if (!f.labelFiring) {
+      append(sec, h('p', { 'class': 'note', 'data-testid': 'label-note' }, 'Not recorded: these statistics were made before co-firing with labels was stored. Run the statistics again to see it.'));
+      return sec;
+    }
+    var fired = f.labelFiring;
+    var names = Object.keys(fired);
     var tokensOf = {};
     G.labels.forEach(function (l) { tokensOf[l.label] = l.tokens; });
     var total = 0;
     names.forEach(function (n) { total += fired[n]; });
     names.sort(function (a, b) { return fired[b] - fired[a] || (a < b ? -1 : 1); });
-    var sec = h('section', { 'data-testid': 'label-firing' }, h('h2', null, 'Labels it fires on'));
     if (!names.length) {
       append(sec, h('p', { 'class': 'muted' }, 'It fires on no labelled token.'));
       return sec;

@@ -193,7 +193,7 @@ function compactFeature(f: ReportFeature, strings: StringTable): unknown {
     histogram: f.histogram,
     top: f.top.map((e) => compactExample(e, strings)),
     intervals: f.intervals.map((iv) => ({ lo: iv.lo, hi: iv.hi, examples: iv.examples.map((e) => compactExample(e, strings)) })),
-    labelFiring: f.labelFiring ?? {},
+    labelFiring: f.labelFiring ?? null,
     logit: f.logit && {
       topPositive: f.logit.topPositive.map((t) => ({ token: t.token, text: t.text, effect: sig(t.effect, 5) })),
       topNegative: f.logit.topNegative.map((t) => ({ token: t.token, text: t.text, effect: sig(t.effect, 5) })),

@@ -17,9 +17,10 @@ const META = {
 
 /**
  * One row of features.parquet: the per-feature view of the summary it was written from, and the
- * feature's co-firing with the corpus labels (firing tokens per label; empty without labels).
+ * feature's co-firing with the corpus labels (firing tokens per label; empty without labels, null
+ * in files written before the column existed).
  */
-export type FeatureStatsRow = FeatureView & { labelFiring: Record<string, number> };
+export type FeatureStatsRow = FeatureView & { labelFiring: Record<string, number> | null };
 
 export interface FeatureStatsFile {
   tokens: number;
@@ -121,7 +122,7 @@ export async function readFeatureStats(bytes: Uint8Array): Promise<FeatureStatsF
     histogram: histNames.map((n) => Number(o[n])),
     top: JSON.parse(String(o.top_examples)) as ExampleRef[],
     intervals: JSON.parse(String(o.interval_examples)) as IntervalExamples[],
-    labelFiring: JSON.parse(String(o.label_firing ?? '{}')) as Record<string, number>,
+    labelFiring: o.label_firing === undefined ? null : JSON.parse(String(o.label_firing)) as Record<string, number>,
   }));
   return { tokens: Number(kv.get(META.tokens)), binLowerEdges, rows };
 }
