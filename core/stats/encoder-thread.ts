@@ -17,6 +17,8 @@ let dSae: number | undefined;
 /** Result buffers the main thread handed back (recycle), reused instead of fresh allocations. */
 const spare: ArrayBuffer[] = [];
 const SPARE_MAX = 4;
+/** Parts moved here whole (EncoderWorker.load), by id, until dropped. */
+const parts = new Map<number, Float32Array>();
 
 /** A Float32Array of `length` floats at offset 0 of a spare buffer that is large enough, or a new one. */
 function outputBuffer(length: number): Float32Array {
@@ -38,9 +40,27 @@ port.on('message', (msg: EncoderToThread) => {
     if (spare.length < SPARE_MAX) spare.push(msg.buffer);
     return;
   }
+  if (msg.type === 'load') {
+    parts.set(msg.part, msg.values);
+    return;
+  }
+  if (msg.type === 'drop') {
+    // Queued, so after every batch of the part already submitted.
+    queue = queue.then(() => void parts.delete(msg.part));
+    return;
+  }
   queue = queue.then(async () => {
     try {
-      const feeds = { [options.inputName]: new ort.Tensor('float32', msg.x, [msg.rows, options.dIn]) };
+      let x: Float32Array;
+      if (msg.type === 'run') {
+        x = msg.x;
+      } else {
+        const part = parts.get(msg.part);
+        if (!part) throw new RangeError(`no loaded part ${msg.part}`);
+        // A view of the loaded part: no copy (ORT reads the rows in place).
+        x = part.subarray(msg.start * options.dIn, (msg.start + msg.rows) * options.dIn);
+      }
+      const feeds = { [options.inputName]: new ort.Tensor('float32', x, [msg.rows, options.dIn]) };
       let acts: Float32Array;
       const t0 = performance.now();
       if (dSae === undefined) {

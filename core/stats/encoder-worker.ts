@@ -15,6 +15,9 @@ export interface EncoderWorkerOptions {
 
 export type EncoderToThread =
   | { type: 'run'; id: number; x: Float32Array; rows: number }
+  | { type: 'load'; part: number; values: Float32Array }
+  | { type: 'run-loaded'; id: number; part: number; start: number; rows: number }
+  | { type: 'drop'; part: number }
   | { type: 'recycle'; buffer: ArrayBuffer }
   | { type: 'close' };
 export type EncoderFromThread =
@@ -35,6 +38,19 @@ export interface EncoderWorker {
   encode(x: Float32Array, rows: number): Promise<Float32Array>;
   /** encode(), plus the time the session computed the batch. */
   encodeTimed(x: Float32Array, rows: number): Promise<EncodedBatch>;
+  /**
+   * Moves `values` ([rows × d_in], a buffer of its own) to the thread for encodeLoaded: its buffer
+   * is transferred, not copied, so `values` is detached (empty) here afterwards. The statistics
+   * stage loads each decoded part once instead of copying every batch out of it (encodeTimed's
+   * copy): the part is not needed on this thread once encoded. Returns the id for encodeLoaded and
+   * dropLoaded. Throws unless `values` spans its whole ArrayBuffer (a view into a larger buffer
+   * would carry the rest along, or be someone else's memory).
+   */
+  load(values: Float32Array): number;
+  /** encodeTimed of rows [start, start + rows) of a loaded part. */
+  encodeLoaded(part: number, start: number, rows: number): Promise<EncodedBatch>;
+  /** Frees a loaded part in the thread once the batches already submitted from it are done. */
+  dropLoaded(part: number): void;
   /**
    * Hands a result's buffer back for the thread to write a later result into (detaches `acts`;
    * optional — without it every result gets fresh memory).
@@ -64,6 +80,8 @@ export function openEncoderWorker(opts: Omit<EncoderWorkerOptions, 'inputName' |
   const worker = new Worker(new URL('./encoder-thread.js', import.meta.url), { workerData });
   const pending = new Map<number, { resolve(b: EncodedBatch): void; reject(e: Error): void }>();
   let nextId = 0;
+  let nextPart = 0;
+  const loaded = new Map<number, number>(); // part id → rows, to check encodeLoaded's range here
   let dead: Error | undefined;
   let closing: Promise<void> | undefined;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -104,6 +122,36 @@ export function openEncoderWorker(opts: Omit<EncoderWorkerOptions, 'inputName' |
           pending.set(id, { resolve, reject });
           worker.postMessage({ type: 'run', id, x: own, rows } satisfies EncoderToThread, [own.buffer]);
         });
+      },
+      load(values) {
+        if (dead) throw dead;
+        if (closing) throw new Error('encoder worker closed');
+        if (!(values.buffer instanceof ArrayBuffer) || values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) {
+          throw new RangeError('load() needs a Float32Array that spans its whole ArrayBuffer');
+        }
+        if (values.length % workerData.dIn !== 0) throw new RangeError(`values has ${values.length} values, not a whole number of rows of d_in ${workerData.dIn}`);
+        const part = nextPart++;
+        loaded.set(part, values.length / workerData.dIn);
+        worker.postMessage({ type: 'load', part, values } satisfies EncoderToThread, [values.buffer]);
+        return part;
+      },
+      encodeLoaded(part, start, rows) {
+        if (dead) return Promise.reject(dead);
+        if (closing) return Promise.reject(new Error('encoder worker closed'));
+        const total = loaded.get(part);
+        if (total === undefined) return Promise.reject(new RangeError(`no loaded part ${part}`));
+        if (!(Number.isInteger(start) && Number.isInteger(rows) && start >= 0 && rows >= 1 && start + rows <= total)) {
+          return Promise.reject(new RangeError(`rows [${start}, ${start + rows}) are outside loaded part ${part} of ${total} rows`));
+        }
+        const id = nextId++;
+        return new Promise<EncodedBatch>((resolve, reject) => {
+          pending.set(id, { resolve, reject });
+          worker.postMessage({ type: 'run-loaded', id, part, start, rows } satisfies EncoderToThread);
+        });
+      },
+      dropLoaded(part) {
+        if (!loaded.delete(part) || dead || closing) return;
+        worker.postMessage({ type: 'drop', part } satisfies EncoderToThread);
       },
       recycle(acts) {
         if (dead || closing || acts.buffer.byteLength === 0 || !(acts.buffer instanceof ArrayBuffer)) return;

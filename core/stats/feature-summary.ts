@@ -166,12 +166,19 @@ export class FeatureSummary {
     if (rows.label && rows.label.length !== n) throw new RangeError(`rows.label has ${rows.label.length} entries, rows.doc has ${n}`);
     const { dSae } = this;
     const rowLabels: (Float64Array | undefined)[] = new Array(n);
-    for (let r = 0; r < n; r++) {
-      this.tokens++;
-      if (rows.label) {
-        const label = rows.label[r];
-        this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + 1);
-        rowLabels[r] = this.firingFor(label);
+    this.tokens += n;
+    const labels = rows.label;
+    if (labels) {
+      // Labels come in runs (a document's tokens share its genre): one Map update per run, not per
+      // row. Counts are integers, so the totals are the same, and each map still gains a label
+      // when its first row is reached (the same insertion order).
+      for (let r = 0; r < n;) {
+        const label = labels[r];
+        const firing = this.firingFor(label);
+        let end = r;
+        while (end < n && labels[end] === label) rowLabels[end++] = firing;
+        this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + (end - r));
+        r = end;
       }
     }
     // Firings are gathered row by row, then applied feature by feature (applyFirings), so a
