@@ -189,9 +189,14 @@ export class FeatureSummary {
     const firings = (this.firings ??= new FiringBuffer(dSae));
     firings.reserve(n);
     const bits = acts instanceof Float32Array ? new Int32Array(acts.buffer, acts.byteOffset, acts.length) : undefined;
+    // Float32 rows that start on 8-byte boundaries (even d_sae, aligned acts, as the encoder's are)
+    // are also read as doubles, two floats per load (see scanFloat32Pairs).
+    const pairs = bits && dSae % 2 === 0 && acts.length > 0 && (bits.byteOffset % 8) === 0
+      ? new Float64Array(bits.buffer, bits.byteOffset, bits.length / 2) : undefined;
     for (let r = 0; r < n; r++) {
       if (firings.free < dSae) this.applyFirings(firings, rows, rowLabels);
-      firings.scanRow(acts, bits, r * dSae, r, dSae);
+      if (pairs) firings.scanFloat32Pairs(acts, pairs, r * dSae, r, dSae);
+      else firings.scanRow(acts, bits, r * dSae, r, dSae);
     }
     this.applyFirings(firings, rows, rowLabels);
   }
@@ -482,6 +487,46 @@ class FiringBuffer {
         act[k] = a;
         k++;
       }
+    }
+    this.size = k;
+    this.rows++;
+  }
+
+  /**
+   * scanRow for float32 activations whose row starts at an even index of an 8-byte-aligned
+   * buffer, `pairs` being a Float64Array over the same bytes: eight floats per step through four
+   * doubles, skipping the step when all four are == 0. A double is == 0 only for the bit patterns
+   * +0 and −0, i.e. both of its floats' bits zero, or one float's bits zero and the other −0.0
+   * (whichever word holds the sign): either way neither float is > 0, so no firing is skipped; a
+   * NaN or subnormal double is not == 0 and falls to the per-value check. Any step that is not
+   * skipped, and the last d_sae mod 8 values, are checked value by value as in scanRow, so the
+   * firings are the same, in the same order. Fewer loads and branches per float than the int32
+   * groups of four (scanFloat32Row): this scan reads every activation of every row on the main
+   * thread, so it is a large share of the statistics stage's main-thread time.
+   */
+  scanFloat32Pairs(acts: ArrayLike<number>, pairs: Float64Array, base: number, r: number, dSae: number): void {
+    const { row, feature, act } = this;
+    let k = this.size;
+    const whole = dSae - (dSae % 8);
+    let q = base / 2;
+    for (let i = 0; i < whole; i += 8, q += 4) {
+      if (pairs[q] === 0 && pairs[q + 1] === 0 && pairs[q + 2] === 0 && pairs[q + 3] === 0) continue;
+      for (let j = i; j < i + 8; j++) {
+        const a = acts[base + j];
+        if (!(a > 0)) continue;
+        row[k] = r;
+        feature[k] = j;
+        act[k] = a;
+        k++;
+      }
+    }
+    for (let j = whole; j < dSae; j++) {
+      const a = acts[base + j];
+      if (!(a > 0)) continue;
+      row[k] = r;
+      feature[k] = j;
+      act[k] = a;
+      k++;
     }
     this.size = k;
     this.rows++;

@@ -1,0 +1,52 @@
+// FeatureSummary.add reads float32 activations three ways: as doubles, two floats per load, when
+// rows start 8-byte aligned (even d_sae, aligned buffer: the encoder's results); as int32 groups of
+// four otherwise; and value by value for other ArrayLikes. All three must give the same summary bit
+// for bit, with the patterns that make a double == 0 without both floats being +0 (−0.0 in either
+// half), NaNs, subnormals, infinities and negatives placed at every position of the 8-float steps
+// and of the d_sae mod 8 tail.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SeededRandom } from '../core/random/seeded-random.js';
+import { FeatureSummary } from '../core/stats/feature-summary.js';
+import { encodeSummary } from '../core/stats/summary-codec.js';
+
+const SPECIALS = [-0, NaN, -NaN, 1e-45, -1e-45, Infinity, -Infinity, -1, 2.5, 1e-40, 3.4e38];
+
+function batch(rng: SeededRandom, n: number, dSae: number): { acts: Float32Array; rows: Parameters<FeatureSummary['add']>[1] } {
+  const acts = new Float32Array(n * dSae);
+  for (let k = 0; k < acts.length; k++) {
+    const u = rng.next();
+    // Mostly +0; many −0 (each half of a double); some specials and ordinary firings.
+    acts[k] = u < 0.7 ? 0 : u < 0.85 ? -0 : u < 0.9 ? SPECIALS[rng.int(0, SPECIALS.length)] : rng.uniform(0, 4);
+  }
+  const ids = (f: (r: number) => number) => Int32Array.from({ length: n }, (_, r) => f(r));
+  return {
+    acts,
+    rows: {
+      shard: 1, doc: ids((r) => r >> 4), context: ids((r) => r >> 3), position: ids((r) => r & 7), token: ids((r) => r * 3),
+      label: Array.from({ length: n }, (_, r) => ['x', 'y', 'z'][(r >> 2) % 3]),
+    },
+  };
+}
+
+describe('feature summary: float32 scan paths', () => {
+  for (const dSae of [8, 38, 64, 70, 9]) {
+    it(`d_sae ${dSae}: paired, int32 and generic scans give the same summary`, () => {
+      const rng = new SeededRandom(dSae);
+      const batches = [batch(rng, 200, dSae), batch(rng, 1, dSae), batch(rng, 57, dSae)];
+      const summaries = ['pairs', 'int32', 'generic'].map(() => new FeatureSummary({ dSae, topK: 4, reservoirPerBucket: 2 }));
+      for (const { acts, rows } of batches) {
+        summaries[0].add(acts, rows);
+        // The same floats one float into a buffer: rows no longer start 8-byte aligned.
+        const shifted = new Float32Array(acts.length + 1);
+        shifted.set(acts, 1);
+        summaries[1].add(shifted.subarray(1), rows);
+        summaries[2].add(Array.from(acts), rows);
+      }
+      const [a, b, c] = summaries.map((s) => Buffer.from(encodeSummary(s)));
+      assert.ok(summaries[0].firing.some((x) => x > 0));
+      assert.deepEqual(a, c, 'paired scan vs value by value');
+      assert.deepEqual(b, c, 'int32 scan vs value by value');
+    });
+  }
+});
