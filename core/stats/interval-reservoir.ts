@@ -171,7 +171,13 @@ export class IntervalReservoir {
       const hiFill = this.fill[hi];
       if (b > 0) for (let s = 0; s < loFill; s++) this.slots.copy(dst * R + s, this.slots, lo * R + s);
       let fill = loFill;
-      for (let s = 0; s < hiFill; s++) fill = offer(this.slots, dst * R, fill, R, this.slots, hi * R + s, lowestKeyFirst);
+      for (let s = 0; s < hiFill; s++) {
+        // offer(…, lowestKeyFirst), with a full bucket decided on keys alone where that gives
+        // offer()'s answer (rejectsOrReplaces): without it the comparator calls of the merges
+        // were a visible share of a fresh summary's first batches, as maxima keep doubling.
+        if (fill === R && this.rejectsOrReplaces(dst * R, this.slots, hi * R + s)) continue;
+        fill = offer(this.slots, dst * R, fill, R, this.slots, hi * R + s, lowestKeyFirst);
+      }
       this.fill[dst] = fill;
     }
     this.fill.fill(0, base + RESERVOIR_BUCKETS / 2, base + RESERVOIR_BUCKETS);
