@@ -17,7 +17,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 echo "installing chromium with apt-get" >&2
 apt-get update -qq || echo "warning: apt-get update failed; trying the install anyway" >&2
-apt-get install -y -qq --no-install-recommends chromium >/dev/null
+# With recommends: they bring the fonts pages render text with.
+apt-get install -y -qq chromium >/dev/null
 rc=$?
 # What counts is whether the browser starts, not apt's exit code.
 if [ -x "$CHROMIUM" ] && "$CHROMIUM" --headless --no-sandbox --version >/dev/null 2>&1; then exit 0; fi
