@@ -114,7 +114,7 @@ export function reportFixture(options: FixtureOptions = {}): ReportData {
     dictionary: {
       trainingId: 'train-d400-lambda0.003', hook: 'blocks.0.mlp.hook_post', arch: 'l1', dIn: 512, dSae: n, l1Coefficient: 0.003, k: 0,
       steps, tokens: steps * 4096, resampledFeatures: 34,
-      final: { mse: 0.01, fvu: 0.12, l0: 14.5, l1: 3, deadFraction: 0.05, denseFraction: 0 },
+      final: { mse: 0.01, fvu: 0.12, l0: 14.5, l1: 3, deadFraction: 0.05, denseFraction: 0, windowSteps: 100 },
     },
     stats: { tokens: statsTokens, parts: 48, liveFeatures: live },
     curves: trainingCurves(records),

@@ -2,6 +2,9 @@
 // S3 keys, no tokenizer. write-report.ts fills it from a run's artifacts; report-site.ts turns it
 // into a static site; tests build it by hand. Also the two summaries computed on the host rather
 // than in the page (curve downsampling and the log10-density histogram), so they are unit-testable.
+import type { DictionaryResult } from '../../workflows/training-types.js';
+import type { ExampleWindow } from '../stats/example-windows.js';
+import type { FeatureView } from '../stats/feature-summary.js';
 import type { GenreScore } from '../stats/genre-scores.js';
 
 export interface ReportData {
@@ -41,23 +44,11 @@ export interface RunOverview {
   rows: number;
 }
 
-export interface DictionaryOverview {
-  trainingId: string;
-  hook: string;
-  arch: 'l1' | 'topk';
-  dIn: number;
-  dSae: number;
-  /** λ for 'l1'. */
-  l1Coefficient: number;
-  /** Active latents for 'topk'. */
-  k: number;
-  steps: number;
-  /** Tokens trained on. */
-  tokens: number;
-  resampledFeatures: number;
-  /** Means over the last steps of training (DictionaryResult.final). */
-  final: { mse: number; fvu: number | null; l0: number; l1: number; deadFraction: number; denseFraction: number };
-}
+/** The dictionary's facts, as its training result states them. */
+export type DictionaryOverview = Pick<
+  DictionaryResult,
+  'trainingId' | 'hook' | 'arch' | 'dIn' | 'dSae' | 'l1Coefficient' | 'k' | 'steps' | 'tokens' | 'resampledFeatures' | 'final'
+>;
 
 export interface StatsOverview {
   /** Tokens the statistics were computed over. */
@@ -75,14 +66,8 @@ export interface CurveSeries {
   points: [number, number][];
 }
 
-export interface ReportFeature {
-  feature: number;
-  firingCount: number;
-  density: number;
-  meanAct: number;
-  maxAct: number;
-  /** Counts per bin of ReportData.binLowerEdges. */
-  histogram: number[];
+/** A feature's statistics (as features.parquet holds them) with its examples and logit effects as text. */
+export interface ReportFeature extends Pick<FeatureView, 'feature' | 'firingCount' | 'density' | 'meanAct' | 'maxAct' | 'histogram'> {
   /** Strongest first. */
   top: ReportExample[];
   /** Equal intervals of [0, max], lowest first; `hi` is inclusive for the last one. */
@@ -95,21 +80,11 @@ export interface ReportFeature {
   labelFiring?: Record<string, number> | null;
 }
 
-export interface ReportExample {
-  /** The feature's activation on the example's own token. */
-  act: number;
-  shard: number;
-  doc: number;
-  context: number;
-  position: number;
-  label: string | null;
-  /** Token texts of the window; just the example's own token when there is no context. */
-  texts: string[];
-  /** The feature's activation on each token of `texts`. */
-  acts: number[];
-  /** Index of the example's own token in `texts`. */
-  center: number;
-}
+/**
+ * One example as the page shows it: an example window (examples.parquet), or, for statistics made
+ * before windows existed, just the example's own token (`texts` of length 1).
+ */
+export type ReportExample = Pick<ExampleWindow, 'act' | 'shard' | 'doc' | 'context' | 'position' | 'label' | 'texts' | 'acts' | 'center'>;
 
 export interface TokenEffectText {
   token: number;
