@@ -11,7 +11,7 @@ import { decodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
 import { openEncoderWorker } from '../core/stats/encoder-worker.js';
 import { encodeFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
-import { genreScores } from '../core/stats/genre-scores.js';
+import { genreScores, type GenresFile } from '../core/stats/genre-scores.js';
 import { featureLogitEffects, loadLogitWeights, type LogitEffects } from '../core/stats/logit-effects.js';
 import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
@@ -143,7 +143,7 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
           labels: labels.map((l) => ({ label: l.label, tokens: l.tokens })),
           genres: genreScores(summary),
           ...(labels.length === 0 && { note: 'not available: the activation parts carry no labels' }),
-        }, signal);
+        } satisfies GenresFile, signal);
 
         stage = 'logit effects';
         const logit = await logitEffectsFor(store, layout, task.trainingId, cfg, beat);

@@ -3,17 +3,13 @@
 // the bar (precision ≥ 0.9 and recall ≥ 0.5). The table is read from the run's genres.json, where
 // the statistics stage stored it.
 import { pathToFileURL } from 'node:url';
-import { writeReport } from '../core/report/write-report.js';
-import { GENRE_TARGET, type GenreScore } from '../core/stats/genre-scores.js';
+import { copyReportToFolder } from '../core/report/write-report.js';
+import { GENRE_TARGET, type GenresFile, type GenreScore } from '../core/stats/genre-scores.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import type { HarvestResult } from '../workflows/harvest-types.js';
 import type { StatsResult } from '../workflows/stats-types.js';
 
-interface GenresFile {
-  genres: GenreScore[];
-  note?: string;
-}
 
 const pct = (x: number): string => x.toFixed(2).padStart(9);
 
@@ -35,9 +31,9 @@ export function genreTableLines(genres: GenreScore[]): string[] {
 
 /**
  * The statistics summary lines of the demo run: counts, the genre table and where the outputs
- * are. The stage wrote the feature browser to S3; a copy goes to `browserDir` to open from disk.
+ * are. The stage wrote the feature browser to S3; it is copied to `browserDir` to open from disk.
  */
-export async function demoStatsLines(store: ObjectStore, result: HarvestResult, browserDir: string, cacheDir: string): Promise<string[]> {
+export async function demoStatsLines(store: ObjectStore, result: HarvestResult, browserDir: string): Promise<string[]> {
   const stage = result.stages?.stats;
   if (!stage) return [];
   const trainingId = stage.trainingIds?.[0];
@@ -45,12 +41,14 @@ export async function demoStatsLines(store: ObjectStore, result: HarvestResult, 
   const layout = new RunLayout(result.outputUri, result.runId);
   const stats = await store.getJson<StatsResult>(layout.bucket, layout.statsKeys(trainingId).result);
   const genres = await store.getJson<GenresFile>(layout.bucket, stats.keys.genres);
-  const browser = await writeReport(store, layout, trainingId, { outDir: browserDir, cacheDir });
+  const browser = await copyReportToFolder(store, layout, trainingId, browserDir);
   return [
     `statistics  ${stats.trainingId}: ${stats.tokens.toLocaleString('en-US')} tokens, ${stats.liveFeatures.toLocaleString('en-US')} of ${stats.dSae.toLocaleString('en-US')} features fire; logit effects ${stats.logitEffects}`,
     `            s3://${layout.bucket}/${layout.statsPrefix(trainingId)} (features.parquet, examples.parquet, genres.json, logit-effects.json)`,
     '',
-    `browser     ${pathToFileURL(browser.indexFile!).href} (a copy of ${browser.indexUri}; \`thresher report ${result.runId}\` rewrites it)`,
+    browser
+      ? `browser     ${pathToFileURL(browser).href} (a copy of s3://${layout.bucket}/${layout.reportPrefix(trainingId)}index.html; \`thresher report ${result.runId}\` rewrites it)`
+      : `browser     not written (\`thresher report ${result.runId}\` writes it)`,
     '',
     ...(genres.genres.length ? genreTableLines(genres.genres) : [`genres: ${genres.note ?? 'none'}`]),
   ];

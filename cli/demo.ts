@@ -125,7 +125,7 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
     if (monitoring.server) lines.push(`metrics    ${monitoring.server.url} (this process; gone when the demo exits)`);
     if (prometheusUrl) lines.push(`prometheus ${prometheusUrl}/graph?g0.expr=${encodeURIComponent('sum by (run) (thresher_harvest_tokens_total)')} (keeps the history)`);
     // The statistics and the genre table come last: they are what the demo sets out to show.
-    lines.push('', ...(await demoStatsLines(services.store, result, path.join(demoDir, 'browser', result.runId), services.settings.cacheDir)));
+    lines.push('', ...(await demoStatsLines(services.store, result, path.join(demoDir, 'browser', result.runId))));
     console.log(lines.join('\n'));
     const stagesOk = Object.values(result.stages ?? {}).every((s) => s.status === 'completed');
     if (report.problems.length || result.failedShards || !stagesOk) process.exitCode = 1;

@@ -15,7 +15,7 @@ import vm from 'node:vm';
 import { after, before, test } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
-import { dictionariesWithStats, writeReport } from '../core/report/write-report.js';
+import { copyReportToFolder, dictionariesWithStats, writeReport } from '../core/report/write-report.js';
 import { REPORT_GLOBAL } from '../core/report/report-site.js';
 import { encodeExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
 import { encodeFeatureStats } from '../core/stats/feature-stats-parquet.js';
@@ -177,6 +177,12 @@ test('writeReport decodes tokens with the run\'s tokenizer and writes index.html
   assert.equal(await contentType('index.html'), 'text/html; charset=utf-8');
   assert.equal(await contentType('data/overview.js'), 'text/javascript; charset=utf-8');
   assert.equal(await readFile(path.join(out, 'index.html'), 'utf8'), new TextDecoder().decode(await store.getBytes(layout.bucket, `${prefix}index.html`)));
+
+  // The demo's copy of a report the stage already wrote: the same bytes, no rebuild.
+  const copy = path.join(dir, 'copy');
+  assert.equal(await copyReportToFolder(store, layout, WITH_WINDOWS, copy), path.join(copy, 'index.html'));
+  for (const f of local) assert.deepEqual(await readFile(path.join(copy, f)), await readFile(path.join(out, f)), f);
+  assert.equal(await copyReportToFolder(store, layout, 'no-such-dictionary', path.join(dir, 'none')), undefined);
 
   const g = await siteData(out);
   const o = g.overview;

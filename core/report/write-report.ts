@@ -9,7 +9,7 @@ import { serviceSettingsFromEnv } from '../config/service-settings.js';
 import type { ExampleRef } from '../stats/example-slots.js';
 import { readExampleWindows, type ExampleWindow } from '../stats/example-windows.js';
 import { readFeatureStats } from '../stats/feature-stats-parquet.js';
-import type { GenreScore } from '../stats/genre-scores.js';
+import type { GenresFile } from '../stats/genre-scores.js';
 import type { LogitEffects } from '../stats/logit-effects.js';
 import { resolveArtifact } from '../storage/artifact-cache.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -56,12 +56,6 @@ export interface WrittenReport {
 type LogitEffectsFile =
   | { available: true; note: string; features: ({ feature: number } & LogitEffects)[] }
   | { available: false; note: string };
-
-interface GenresFile {
-  labels: { label: string; tokens: number }[];
-  genres: GenreScore[];
-  note?: string;
-}
 
 const NO_CONTEXT_NOTE =
   'Context is unavailable: these statistics have no examples.parquet, so each example shows only its own token (decoded with the run\'s tokenizer). Recompute the statistics to get context windows.';
@@ -244,6 +238,26 @@ export async function writeReportSite(
     prefixUri, indexUri: `${prefixUri}index.html`, files, bytes,
     ...(localRoot && { indexFile: path.join(localRoot, 'index.html') }),
   };
+}
+
+/**
+ * Copies a report already in S3 into a local folder, index.html last (as writeReportSite orders
+ * it), without rebuilding it; the folder's index.html path, or undefined when S3 holds no report.
+ */
+export async function copyReportToFolder(store: ObjectStore, layout: RunLayout, trainingId: string, outDir: string, signal?: AbortSignal): Promise<string | undefined> {
+  const prefix = layout.reportPrefix(trainingId);
+  const keys: string[] = [];
+  for await (const o of store.list(layout.bucket, prefix, signal)) keys.push(o.key);
+  const index = `${prefix}index.html`;
+  if (!keys.includes(index)) return undefined;
+  const root = path.resolve(outDir);
+  for (const key of [...keys.filter((k) => k !== index), index]) {
+    const target = path.join(root, ...key.slice(prefix.length).split('/'));
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(`${target}.partial`, await store.getBytes(layout.bucket, key, signal));
+    await rename(`${target}.partial`, target);
+  }
+  return path.join(root, 'index.html');
 }
 
 /** Dictionaries of the run whose statistics are complete (their stats result.json exists), sorted. */

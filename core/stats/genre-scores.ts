@@ -29,6 +29,17 @@ export interface GenreScore {
   atTarget: { feature: number; precision: number; recall: number } | null;
 }
 
+/** genres.json of a dictionary's statistics (written by finalizeStats, read by the report and the demo). */
+export interface GenresFile {
+  runId: string;
+  trainingId: string;
+  tokens: number;
+  labels: { label: string; tokens: number }[];
+  genres: GenreScore[];
+  /** Why there is no table (the parts carry no labels). */
+  note?: string;
+}
+
 /** The demo's ground-truth bar (issue #4): a feature with precision ≥ 0.9 and recall ≥ 0.5. */
 export const GENRE_TARGET = { precision: 0.9, recall: 0.5 } as const;
 
