@@ -39,37 +39,16 @@ export const demoTrainingNote = (): string =>
   `(short, so the demo stays within a few minutes on 2 cores; a real run trains for ~1M steps)`;
 
 /**
- * One progress line for the run's stages: the training step from this process's training gauges
- * when the worker runs here (every step), else from the activity's last heartbeat on the server;
- * once the sweep is done, the statistics workflow's phase and counts.
+ * Shows the run's stages while they run, redrawn in place on a terminal, a line every 10 s
+ * otherwise: the training step, then the statistics workflow's phase and counts.
  */
-export async function demoTrainingLine(client: Client, runId: string, registry?: Registry): Promise<string | undefined> {
-  const sweepHandle = client.workflow.getHandle(trainWorkflowId(runId, STAGE_SWEEP_ID));
-  const sweep = await sweepHandle.describe();
-  if (sweep.status.name === 'COMPLETED') {
-    const result = await sweepHandle.result() as TrainSweepResult;
-    const trainingId = result.dictionaries[0]?.trainingId;
-    if (!trainingId) return undefined;
-    const p = await client.workflow.getHandle(statsWorkflowId(runId, trainingId)).query<StatsProgress>('progress');
-    return `statistics ${trainingId}: ${p.phase}, ${p.groupsDone}/${p.groups} part groups, ${p.tokensSummarised.toLocaleString('en-US')} tokens`;
-  }
-  if (registry) {
-    const gauge = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.run === runId);
-    const [step, planned, ckpt] = await Promise.all(['thresher_sae_step', 'thresher_sae_steps_planned', 'thresher_sae_checkpoint_step'].map(gauge));
-    if (step && planned) return `training ${step.labels.sae}: step ${step.value}/${planned.value} (checkpoint ${ckpt?.value ?? 0})`;
-  }
-  const payload = sweep.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-  if (!payload) return undefined;
-  const hb = JSON.parse(Buffer.from(payload).toString('utf8')) as TrainingHeartbeat;
-  return hb.steps ? `training ${hb.trainingId}: step ${hb.step}/${hb.steps} (checkpoint ${hb.checkpointStep})` : undefined;
-}
-
-/** Shows the training stage's step count while it runs: redrawn in place on a terminal, a line every 10 s otherwise. */
 export class DemoTrainingWatch {
   private readonly tty = Boolean(process.stdout.isTTY);
   private started = false;
   private lastPrinted = 0;
   private drawn = false;
+  /** The dictionary whose statistics are running, once the sweep has finished (asked once). */
+  private statsOf?: string;
 
   constructor(private readonly client: Client, private readonly runId: string, private readonly registry?: Registry) {}
 
@@ -80,7 +59,7 @@ export class DemoTrainingWatch {
   }
 
   tick(): void {
-    demoTrainingLine(this.client, this.runId, this.registry).then((line) => {
+    this.line().then((line) => {
       if (!line) return;
       if (this.tty) {
         process.stdout.write(`\r\x1b[2K${line}`);
@@ -94,6 +73,33 @@ export class DemoTrainingWatch {
 
   done(): void {
     if (this.drawn) process.stdout.write('\n');
+  }
+
+  /**
+   * The training step from this process's training gauges when the worker runs here (every
+   * step), else from the activity's last heartbeat on the server; after the sweep, statistics.
+   */
+  private async line(): Promise<string | undefined> {
+    const { client, runId, registry } = this;
+    if (this.statsOf) {
+      const p = await client.workflow.getHandle(statsWorkflowId(runId, this.statsOf)).query<StatsProgress>('progress');
+      return `statistics ${this.statsOf}: ${p.phase}, ${p.groupsDone}/${p.groups} part groups, ${p.tokensSummarised.toLocaleString('en-US')} tokens`;
+    }
+    const sweepHandle = client.workflow.getHandle(trainWorkflowId(runId, STAGE_SWEEP_ID));
+    const sweep = await sweepHandle.describe();
+    if (sweep.status.name === 'COMPLETED') {
+      this.statsOf = ((await sweepHandle.result()) as TrainSweepResult).dictionaries[0]?.trainingId;
+      return this.statsOf ? this.line() : undefined;
+    }
+    if (registry) {
+      const gauge = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.run === runId);
+      const [step, planned, ckpt] = await Promise.all(['thresher_sae_step', 'thresher_sae_steps_planned', 'thresher_sae_checkpoint_step'].map(gauge));
+      if (step && planned) return `training ${step.labels.sae}: step ${step.value}/${planned.value} (checkpoint ${ckpt?.value ?? 0})`;
+    }
+    const payload = sweep.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
+    if (!payload) return undefined;
+    const hb = JSON.parse(Buffer.from(payload).toString('utf8')) as TrainingHeartbeat;
+    return hb.steps ? `training ${hb.trainingId}: step ${hb.step}/${hb.steps} (checkpoint ${hb.checkpointStep})` : undefined;
   }
 }
 
