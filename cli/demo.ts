@@ -2,6 +2,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateDemoCorpus } from '../core/demo/corpus-generator.js';
+import { DEMO_BOS_MODE } from '../core/demo/demo-assets.js';
 import type { Logger } from '../core/logging.js';
 import { parseS3Uri, type RunConfigInput } from '../core/config/run-config.js';
 import { readFile } from 'node:fs/promises';
@@ -51,7 +52,8 @@ export async function runDemo(services: Services, opts: DemoOptions, log: Logger
   const config: RunConfigInput = {
     runId: `demo-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`,
     model: { path: path.join(ASSETS, 'model.onnx') },
-    tokenizer: { path: path.join(ASSETS, 'tokenizer.json') },
+    // Packed as the demo model was trained: the separator before every document.
+    tokenizer: { path: path.join(ASSETS, 'tokenizer.json'), bos: DEMO_BOS_MODE },
     hooks: ['blocks.0.mlp.hook_post', 'blocks.0.hook_resid_post'],
     corpus: { path: `s3://${bucket}/${corpusPrefix}`, labelField: 'genre' },
     contextLength: 128,

@@ -1,20 +1,27 @@
 /**
- * Rebuilds assets/demo/ (tokenizer, tokenizer config, ONNX model, recipe) from fixed seeds.
+ * Rebuilds assets/demo/ (tokenizer, tokenizer config, ONNX model, recipe) from fixed seeds and the
+ * trained weights in the same folder (trained-weights.bin, training-log.json).
  *
- *   node dist/scripts/build-demo-assets.js [--out assets/demo]
+ *   node dist/scripts/build-demo-assets.js [--out assets/demo] [--tokenizer-only]
+ *
+ * The whole chain, from nothing: this script with --tokenizer-only, then
+ * export-demo-training-tokens.js, then scripts/train-demo-transformer.py (Python with torch),
+ * then this script again. Without --tokenizer-only a missing weights file is an error.
  *
  * Progress goes to stdout as one JSON object per line. Before writing anything the script checks
  * that the tokenizer loads and round-trips every genre and that the model runs, so a broken
  * build never replaces good committed assets.
  */
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '@huggingface/tokenizers';
 import ort from 'onnxruntime-node';
 import { generateDemoDocuments, DEMO_GENRES } from '../core/demo/corpus-generator.js';
-import { buildDemoAssets, DEMO_ASSET_FILES, type BuiltDemoAssets } from '../core/demo/demo-assets.js';
+import {
+  buildDemoAssets, buildDemoTokenizerFiles, DEMO_ASSET_FILES, sha256Hex, type BuiltDemoAssets, type DemoAssetFile,
+} from '../core/demo/demo-assets.js';
 
 function log(event: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'build-demo-assets', event, ...fields }) + '\n');
@@ -53,18 +60,31 @@ async function smokeCheck(assets: BuiltDemoAssets): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: 'assets/demo' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string', default: 'assets/demo' }, 'tokenizer-only': { type: 'boolean', default: false } } });
   const outDir = resolve(values.out ?? 'assets/demo');
   const started = performance.now();
-  log('start', { outDir });
+  log('start', { outDir, tokenizerOnly: values['tokenizer-only'] });
 
-  const assets = buildDemoAssets(undefined, log);
-  await smokeCheck(assets);
+  let files: DemoAssetFile[];
+  if (values['tokenizer-only']) {
+    files = buildDemoTokenizerFiles(undefined, log).files;
+  } else {
+    const read = async (name: string) => {
+      try {
+        return new Uint8Array(await readFile(join(outDir, name)));
+      } catch (error) {
+        throw new Error(`${join(outDir, name)} cannot be read (${(error as Error).message}); it comes from scripts/train-demo-transformer.py, see this script's header`);
+      }
+    };
+    const assets = buildDemoAssets({ weights: await read(DEMO_ASSET_FILES.trainedWeights), trainingLog: await read(DEMO_ASSET_FILES.trainingLog) }, undefined, log);
+    await smokeCheck(assets);
+    files = assets.files;
+  }
 
   await mkdir(outDir, { recursive: true });
-  for (const file of assets.files) {
+  for (const file of files) {
     await writeFile(join(outDir, file.name), file.bytes);
-    log('wrote', { file: file.name, bytes: file.bytes.length, sha256: assets.recipeJson.files[file.name]?.sha256 });
+    log('wrote', { file: file.name, bytes: file.bytes.length, sha256: sha256Hex(file.bytes) });
   }
   log('done', { outDir, totalMs: Math.round(performance.now() - started) });
 }

@@ -104,12 +104,38 @@ test('every documented hook tensor can be fetched with its declared shape', asyn
 });
 
 test('rebuilding from the recipe reproduces every committed file byte for byte', async () => {
-  const rebuilt = buildDemoAssets(recipe.recipe);
+  const trained = { weights: new Uint8Array(await readAsset('trained-weights.bin')), trainingLog: new Uint8Array(await readAsset('training-log.json')) };
+  for (const [name, bytes] of [['trained-weights.bin', trained.weights], ['training-log.json', trained.trainingLog]] as const) {
+    assert.equal(sha256Hex(bytes), recipe.inputs[name].sha256, `${name} is the input recipe.json records`);
+  }
+  const rebuilt = buildDemoAssets(trained, recipe.recipe);
   for (const file of rebuilt.files) {
     const committed = await readAsset(file.name);
     if (file.name !== 'recipe.json') assert.equal(sha256Hex(file.bytes), recipe.files[file.name].sha256, `${file.name} sha256 matches recipe.json`);
     assert.equal(sha256Hex(file.bytes), sha256Hex(committed), `${file.name} matches the committed file`);
   }
+});
+
+test('the ONNX graph computes what the training script trained: same loss on its check context', async () => {
+  const log = JSON.parse((await readAsset('training-log.json')).toString('utf8')) as { check: { ids: number[]; meanNextTokenLoss: number } };
+  const { ids, meanNextTokenLoss } = log.check;
+  assert.ok(ids.length > 16, 'the training log carries a check context');
+  const session = await ort.InferenceSession.create(await readAsset('model.onnx'));
+  const input = ids.slice(0, -1);
+  const logits = (await session.run({ input_ids: idsTensor([input]) })).logits.data as Float32Array;
+  let total = 0;
+  for (let p = 0; p < input.length; p++) {
+    const row = logits.subarray(p * V, (p + 1) * V);
+    const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
+    const logSum = Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0)) + max;
+    total += logSum - row[ids[p + 1]];
+  }
+  const loss = total / input.length;
+  // A graph that differed from the trained one (a missing bias, a transposed weight, another
+  // LayerNorm epsilon) would move this far more than float32 rounding does.
+  assert.ok(Math.abs(loss - meanNextTokenLoss) < 1e-3, `ONNX loss ${loss} vs torch ${meanNextTokenLoss}`);
+  assert.ok(loss < 6, `the model predicts better than chance (ln ${V} = ${Math.log(V).toFixed(2)}), loss ${loss}`);
+  await session.release();
 });
 
 test('tokenizer round-trips all eight genres with ids inside the vocabulary', async () => {

@@ -5,11 +5,11 @@
  */
 
 import { createHash } from 'node:crypto';
-import { demoTokenizerConfig, DEMO_SPECIAL_TOKEN, trainByteLevelBpe, type HfTokenizerJson } from './bpe-trainer.js';
-import { tokenizerFromJson } from '../tokenize/tokenizer.js';
-import { DEMO_GENRES, generateDemoDocuments, type DemoGenre } from './corpus-generator.js';
+import type { BosMode } from '../tokenize/context-packer.js';
+import { demoTokenizerConfig, DEMO_SPECIAL_TOKEN, trainByteLevelBpe } from './bpe-trainer.js';
+import { DEMO_GENRES, generateDemoDocuments } from './corpus-generator.js';
 import {
-  buildDemoTransformerBytes, demoTransformerHooks, DEMO_IR_VERSION, DEMO_OPSET, resolveDemoTransformerConfig, type TokenGroupEmbedding,
+  buildDemoTransformerBytes, demoTransformerHooks, DEMO_IR_VERSION, DEMO_OPSET, resolveDemoTransformerConfig,
   type ResolvedDemoTransformerConfig,
 } from './transformer-builder.js';
 
@@ -18,44 +18,54 @@ export interface DemoAssetRecipe {
   /** Documents generated (from index 0 of corpusSeed) to train the tokenizer on. */
   tokenizerTrainingDocs: number;
   vocabSize: number;
-  modelSeed: number;
+  /**
+   * Seed and count of the documents the transformer is trained on (scripts/export-demo-training-tokens.ts,
+   * then scripts/train-demo-transformer.py); the demo corpus (seeds 1 and 2) and the tokenizer's
+   * documents (corpusSeed) never overlap them.
+   */
+  trainingCorpusSeed: number;
+  trainingDocs: number;
   dModel: number;
   nHeads: number;
   dHead: number;
   dMlp: number;
   maxPositions: number;
-  /**
-   * Weight of the genre directions in the token embeddings (see genreEmbedding); 0 leaves the
-   * embeddings purely random.
-   */
-  genreEmbeddingScale: number;
-  /** Per-head recency slopes of the attention scores (transformer-builder.ts, DemoModelShaping); empty for none. */
-  attentionRecencySlopes: number[];
-  /** Scale of the attention output weights (transformer-builder.ts, DemoModelShaping); 1 is plain random. */
-  attentionOutputScale: number;
 }
 
 export const DEFAULT_DEMO_ASSET_RECIPE: Readonly<DemoAssetRecipe> = Object.freeze({
   corpusSeed: 1337,
   tokenizerTrainingDocs: 6000,
   vocabSize: 2048,
-  modelSeed: 2023,
+  trainingCorpusSeed: 2024,
+  trainingDocs: 60000,
   dModel: 128,
   nHeads: 4,
   dHead: 32,
   dMlp: 512,
   maxPositions: 256,
-  genreEmbeddingScale: 2,
-  attentionRecencySlopes: [2, 1, 0.5, 0.25],
-  attentionOutputScale: 4,
 });
 
+/**
+ * How the demo packs documents into contexts, in training and in the harvest alike: the separator
+ * token before every document, so the model (like GPT-2) sees where one ends and the next begins.
+ */
+export const DEMO_BOS_MODE: BosMode = 'document';
+
+/** Files in assets/demo/: the first two are built here, the trained weights and their log are inputs. */
 export const DEMO_ASSET_FILES = {
   tokenizer: 'tokenizer.json',
   tokenizerConfig: 'tokenizer_config.json',
   model: 'model.onnx',
   recipe: 'recipe.json',
+  trainedWeights: 'trained-weights.bin',
+  trainingLog: 'training-log.json',
 } as const;
+
+/** What scripts/train-demo-transformer.py wrote: the weights file and its training log, as bytes. */
+export interface TrainedDemoWeights {
+  weights: Uint8Array;
+  trainingLog: Uint8Array;
+}
 
 export interface DemoAssetFile {
   name: string;
@@ -85,6 +95,8 @@ export interface DemoRecipeJson {
     hooks: { name: string; shape: (number | string)[] }[];
   };
   files: Record<string, { sha256: string; bytes: number; description: string }>;
+  /** The training script's outputs this model was built from. */
+  inputs: Record<string, { sha256: string; bytes: number; description: string }>;
 }
 
 export type DemoAssetLog = (event: string, fields: Record<string, unknown>) => void;
@@ -94,95 +106,74 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 export function demoModelConfig(recipe: DemoAssetRecipe): ResolvedDemoTransformerConfig {
-  const { vocabSize, modelSeed: seed, dModel, nHeads, dHead, dMlp, maxPositions } = recipe;
-  return resolveDemoTransformerConfig({ vocabSize, seed, dModel, nHeads, dHead, dMlp, maxPositions });
-}
-
-/**
- * The demo model is not trained. A trained model's embeddings put tokens of the same kind of text
- * close together; this stands in for that: each token's embedding adds the genre directions in
- * proportion to how often the token occurs in each genre of the tokenizer's training documents
- * (transformer-builder.ts, TokenGroupEmbedding). Nothing downstream is told about it: the
- * dictionary and the statistics must find the genres on their own.
- */
-function genreEmbedding(recipe: DemoAssetRecipe, tokenizerJson: HfTokenizerJson, docs: { text: string; genre: string }[]): TokenGroupEmbedding | undefined {
-  if (!recipe.genreEmbeddingScale) return undefined;
-  const tokenizer = tokenizerFromJson(tokenizerJson as unknown as Record<string, unknown>, 'the demo tokenizer');
-  const groups = DEMO_GENRES.length;
-  const mix = new Float32Array(recipe.vocabSize * groups);
-  for (const d of docs) {
-    const g = DEMO_GENRES.indexOf(d.genre as DemoGenre);
-    for (const id of tokenizer.encode(d.text)) mix[id * groups + g]++;
-  }
-  for (let t = 0; t < recipe.vocabSize; t++) {
-    let total = 0;
-    for (let g = 0; g < groups; g++) total += mix[t * groups + g];
-    if (total > 0) for (let g = 0; g < groups; g++) mix[t * groups + g] /= total;
-  }
-  return { groups, mix, scale: recipe.genreEmbeddingScale };
+  const { vocabSize, dModel, nHeads, dHead, dMlp, maxPositions } = recipe;
+  return resolveDemoTransformerConfig({ vocabSize, dModel, nHeads, dHead, dMlp, maxPositions });
 }
 
 const encodeJson = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
 
-export function buildDemoAssets(recipe: DemoAssetRecipe = DEFAULT_DEMO_ASSET_RECIPE, log: DemoAssetLog = () => {}): BuiltDemoAssets {
+/** The tokenizer files alone: the training tokens are exported with them before any model exists. */
+export function buildDemoTokenizerFiles(recipe: DemoAssetRecipe = DEFAULT_DEMO_ASSET_RECIPE, log: DemoAssetLog = () => {}): {
+  files: DemoAssetFile[];
+  corpus: DemoRecipeJson['corpus'];
+  tokenizer: DemoRecipeJson['tokenizer'];
+} {
   let started = performance.now();
-  const lap = () => {
-    const ms = Math.round(performance.now() - started);
-    started = performance.now();
-    return ms;
-  };
-
   const docs = generateDemoDocuments({ count: recipe.tokenizerTrainingDocs, seed: recipe.corpusSeed });
   const texts = docs.map((d) => d.text);
   const textBytes = texts.reduce((sum, t) => sum + Buffer.byteLength(t), 0);
-  log('corpus_generated', { docs: texts.length, textBytes, ms: lap() });
+  log('corpus_generated', { docs: texts.length, textBytes, ms: Math.round(performance.now() - started) });
 
+  started = performance.now();
   const trained = trainByteLevelBpe(texts, { vocabSize: recipe.vocabSize, specialTokens: [DEMO_SPECIAL_TOKEN] });
   if (trained.vocabSize !== recipe.vocabSize) {
     throw new Error(`tokenizer stopped at ${trained.vocabSize} tokens, recipe wants ${recipe.vocabSize}: train on more text`);
   }
-  log('tokenizer_trained', { vocabSize: trained.vocabSize, merges: trained.mergeCount, distinctWords: trained.distinctWords, ms: lap() });
+  log('tokenizer_trained', { vocabSize: trained.vocabSize, merges: trained.mergeCount, distinctWords: trained.distinctWords, ms: Math.round(performance.now() - started) });
+  return {
+    files: [
+      {
+        name: DEMO_ASSET_FILES.tokenizer,
+        bytes: encodeJson(trained.tokenizer),
+        description: `Hugging Face tokenizer.json: byte-level BPE, ${trained.vocabSize} tokens, ${DEMO_SPECIAL_TOKEN} = id 0 (BOS and document separator).`,
+      },
+      {
+        name: DEMO_ASSET_FILES.tokenizerConfig,
+        bytes: encodeJson(demoTokenizerConfig(recipe.maxPositions)),
+        description: 'tokenizer_config.json for @huggingface/tokenizers / transformers; turns off clean_up_tokenization_spaces so decode is exact.',
+      },
+    ],
+    corpus: { seed: recipe.corpusSeed, docs: texts.length, textBytes, genres: DEMO_GENRES },
+    tokenizer: { type: 'ByteLevel BPE', vocabSize: trained.vocabSize, merges: trained.mergeCount, specialTokens: { [DEMO_SPECIAL_TOKEN]: 0 }, bosTokenId: 0 },
+  };
+}
 
+/** The weights file as float32 values (the training script writes little-endian, as every platform Node runs on is). */
+export function demoWeightValues(bytes: Uint8Array): Float32Array {
+  if (bytes.length % 4 !== 0) throw new RangeError(`${DEMO_ASSET_FILES.trainedWeights} has ${bytes.length} bytes, not a whole number of float32 values`);
+  return new Float32Array(bytes.slice().buffer);
+}
+
+export function buildDemoAssets(trained: TrainedDemoWeights, recipe: DemoAssetRecipe = DEFAULT_DEMO_ASSET_RECIPE, log: DemoAssetLog = () => {}): BuiltDemoAssets {
+  const { files, corpus, tokenizer } = buildDemoTokenizerFiles(recipe, log);
   const modelConfig = demoModelConfig(recipe);
-  const tokenGroups = genreEmbedding(recipe, trained.tokenizer, docs);
-  const modelBytes = buildDemoTransformerBytes(modelConfig, {
-    ...(tokenGroups && { tokenGroups }),
-    ...(recipe.attentionRecencySlopes.length > 0 && { recencySlopes: recipe.attentionRecencySlopes }),
-    attentionOutputScale: recipe.attentionOutputScale,
+  const started = performance.now();
+  const modelBytes = buildDemoTransformerBytes(modelConfig, demoWeightValues(trained.weights));
+  log('model_built', { bytes: modelBytes.length, ms: Math.round(performance.now() - started) });
+  files.push({
+    name: DEMO_ASSET_FILES.model,
+    bytes: modelBytes,
+    description: `ONNX (opset ${DEMO_OPSET}) one-layer transformer trained on the demo corpus (${DEMO_ASSET_FILES.trainingLog}); input input_ids int64 [batch, seq<=${recipe.maxPositions}], output logits float32 [batch, seq, ${recipe.vocabSize}]; TransformerLens hook names.`,
   });
-  log('model_built', { bytes: modelBytes.length, ms: lap() });
 
-  const files: DemoAssetFile[] = [
-    {
-      name: DEMO_ASSET_FILES.tokenizer,
-      bytes: encodeJson(trained.tokenizer),
-      description: `Hugging Face tokenizer.json: byte-level BPE, ${trained.vocabSize} tokens, ${DEMO_SPECIAL_TOKEN} = id 0 (BOS and document separator).`,
-    },
-    {
-      name: DEMO_ASSET_FILES.tokenizerConfig,
-      bytes: encodeJson(demoTokenizerConfig(recipe.maxPositions)),
-      description: 'tokenizer_config.json for @huggingface/tokenizers / transformers; turns off clean_up_tokenization_spaces so decode is exact.',
-    },
-    {
-      name: DEMO_ASSET_FILES.model,
-      bytes: modelBytes,
-      description: `ONNX (opset ${DEMO_OPSET}) one-layer transformer with random weights (token embeddings carry genre directions, see recipe.genreEmbeddingScale); input input_ids int64 [batch, seq<=${recipe.maxPositions}], output logits float32 [batch, seq, ${recipe.vocabSize}]; TransformerLens hook names.`,
-    },
-  ];
-
+  const describe = (f: { bytes: Uint8Array; description: string }) => ({ sha256: sha256Hex(f.bytes), bytes: f.bytes.length, description: f.description });
   const recipeJson: DemoRecipeJson = {
     name: 'thresher-demo',
-    description: 'Offline demo assets: a synthetic 8-genre corpus recipe, a tokenizer trained on it, and an untrained one-layer transformer whose token embeddings carry genre directions (standing in for what training teaches). Rebuild with `node dist/scripts/build-demo-assets.js`.',
+    description: 'Offline demo assets: a synthetic 8-genre corpus recipe, a tokenizer trained on it, and a one-layer transformer trained on it by next-token prediction. See README "Demo assets" for how to rebuild them.',
     builtBy: 'scripts/build-demo-assets.ts',
     recipe: { ...recipe },
-    corpus: { seed: recipe.corpusSeed, docs: texts.length, textBytes, genres: DEMO_GENRES },
-    tokenizer: {
-      type: 'ByteLevel BPE',
-      vocabSize: trained.vocabSize,
-      merges: trained.mergeCount,
-      specialTokens: { [DEMO_SPECIAL_TOKEN]: 0 },
-      bosTokenId: 0,
-    },
+    corpus,
+    tokenizer,
     model: {
       config: modelConfig,
       opset: DEMO_OPSET,
@@ -191,7 +182,11 @@ export function buildDemoAssets(recipe: DemoAssetRecipe = DEFAULT_DEMO_ASSET_REC
       outputs: [{ name: 'logits', type: 'float32', shape: ['batch', 'seq', recipe.vocabSize] }],
       hooks: demoTransformerHooks(modelConfig),
     },
-    files: Object.fromEntries(files.map((f) => [f.name, { sha256: sha256Hex(f.bytes), bytes: f.bytes.length, description: f.description }])),
+    files: Object.fromEntries(files.map((f) => [f.name, describe(f)])),
+    inputs: {
+      [DEMO_ASSET_FILES.trainedWeights]: describe({ bytes: trained.weights, description: 'float32 weights from scripts/train-demo-transformer.py, in the builder\'s weight order.' }),
+      [DEMO_ASSET_FILES.trainingLog]: describe({ bytes: trained.trainingLog, description: 'How those weights were trained: data, optimiser, loss curve, and a check context.' }),
+    },
   };
   files.push({ name: DEMO_ASSET_FILES.recipe, bytes: encodeJson(recipeJson), description: 'This recipe: seeds, sizes and hashes of the other files.' });
   return { files, recipeJson };

@@ -1,6 +1,7 @@
 /**
- * A tiny one-layer transformer (the shape of the Towards Monosemanticity model, untrained) built
- * directly as an ONNX graph, so the demo needs no Python export step and no download.
+ * A tiny one-layer transformer (the shape of the Towards Monosemanticity model) written directly
+ * as an ONNX graph around weights trained by scripts/train-demo-transformer.py, so the demo needs
+ * no ONNX exporter and no download.
  *
  * Tensor and weight names follow TransformerLens, so hook names carry over from Python tutorials;
  * weight layouts follow TransformerLens too (W_Q is [n_heads, d_model, d_head], W_U is
@@ -15,11 +16,9 @@ import {
 import {
   constantNode, floatTensor, int64Tensor, node, tensorValueInfo, TensorProto_DataType, type Dim,
 } from './onnx-proto-builder.js';
-import { SeededRandom } from '../random/seeded-random.js';
 
 export interface DemoTransformerConfig {
   vocabSize: number;
-  seed: number;
   /** Default 128. */
   dModel?: number;
   /** Default 4. */
@@ -34,35 +33,6 @@ export interface DemoTransformerConfig {
 
 export type ResolvedDemoTransformerConfig = Required<DemoTransformerConfig>;
 
-/**
- * Stand-in for what training teaches a model's embeddings: tokens used in the same kind of text
- * lie close together. Token t's embedding gets Σ_g mix[t·groups + g] · scale · c_g added, where
- * c_g is a random direction per group (same distribution as a token's own embedding) and mix[t]
- * the share of token t's occurrences in each group (rows sum to 1, or 0 for unseen tokens).
- */
-export interface TokenGroupEmbedding {
-  groups: number;
-  /** [vocab × groups]. */
-  mix: Float32Array;
-  scale: number;
-}
-
-/**
- * What stands in for training in the demo model (both optional; without them it is purely random).
- * `recencySlopes`, one per head, subtract slope × (query − key distance) from the attention scores
- * (ALiBi-style): a trained model's many previous-token and local heads, which keep what a token
- * mixes in mostly from its own document instead of a near-uniform average of the whole context.
- */
-export interface DemoModelShaping {
-  tokenGroups?: TokenGroupEmbedding;
-  recencySlopes?: number[];
-  /**
-   * Multiplies the attention output weights' init range (default 1): how much of what a token
-   * carries into the MLP comes from its neighbours rather than from itself.
-   */
-  attentionOutputScale?: number;
-}
-
 export const DEMO_OPSET = 17;
 export const DEMO_IR_VERSION = 8;
 export const LAYER_NORM_EPSILON = 1e-5;
@@ -70,7 +40,7 @@ export const LAYER_NORM_EPSILON = 1e-5;
 export function resolveDemoTransformerConfig(config: DemoTransformerConfig): ResolvedDemoTransformerConfig {
   const resolved = { dModel: 128, nHeads: 4, dHead: 32, dMlp: 512, maxPositions: 256, ...config };
   for (const [key, value] of Object.entries(resolved)) {
-    if (!Number.isSafeInteger(value) || (key !== 'seed' && value <= 0)) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
       throw new RangeError(`transformer config ${key} must be a positive integer, got ${value}`);
     }
   }
@@ -100,74 +70,57 @@ export function demoTransformerHooks(config: DemoTransformerConfig): { name: str
   ];
 }
 
-type Init = 'ones' | 'zeros' | { uniform: number };
-
 /**
- * Weight tensors in a fixed order. Each draws from its own stream derived from (seed, position in
- * this list), so a weight's values never depend on how many numbers an earlier one consumed.
+ * Weight tensors in the order the trained-weights file holds them (scripts/train-demo-transformer.py
+ * writes them in this order, with these names and layouts).
  */
-function weightSpecs(c: ResolvedDemoTransformerConfig, attentionOutputScale = 1): { name: string; dims: number[]; init: Init }[] {
-  const small = { uniform: 0.02 };
-  const fanIn = (n: number) => ({ uniform: 1 / Math.sqrt(n) });
+function weightLayout(c: ResolvedDemoTransformerConfig): { name: string; dims: number[] }[] {
   return [
-    // Embeddings act on one-hot inputs (fan-in 1). Positions get half the scale so that token
-    // identity, not position, dominates the residual stream and the features found in it.
-    { name: 'embed.W_E', dims: [c.vocabSize, c.dModel], init: { uniform: 1 } },
-    { name: 'pos_embed.W_pos', dims: [c.maxPositions, c.dModel], init: { uniform: 0.5 } },
-    { name: 'blocks.0.ln1.w', dims: [c.dModel], init: 'ones' },
-    { name: 'blocks.0.ln1.b', dims: [c.dModel], init: 'zeros' },
-    { name: 'blocks.0.attn.W_Q', dims: [c.nHeads, c.dModel, c.dHead], init: fanIn(c.dModel) },
-    { name: 'blocks.0.attn.b_Q', dims: [c.nHeads, c.dHead], init: small },
-    { name: 'blocks.0.attn.W_K', dims: [c.nHeads, c.dModel, c.dHead], init: fanIn(c.dModel) },
-    { name: 'blocks.0.attn.b_K', dims: [c.nHeads, c.dHead], init: small },
-    { name: 'blocks.0.attn.W_V', dims: [c.nHeads, c.dModel, c.dHead], init: fanIn(c.dModel) },
-    { name: 'blocks.0.attn.b_V', dims: [c.nHeads, c.dHead], init: small },
-    { name: 'blocks.0.attn.W_O', dims: [c.nHeads, c.dHead, c.dModel], init: { uniform: attentionOutputScale / Math.sqrt(c.nHeads * c.dHead) } },
-    { name: 'blocks.0.attn.b_O', dims: [c.dModel], init: small },
-    { name: 'blocks.0.ln2.w', dims: [c.dModel], init: 'ones' },
-    { name: 'blocks.0.ln2.b', dims: [c.dModel], init: 'zeros' },
-    { name: 'blocks.0.mlp.W_in', dims: [c.dModel, c.dMlp], init: fanIn(c.dModel) },
-    { name: 'blocks.0.mlp.b_in', dims: [c.dMlp], init: small },
-    { name: 'blocks.0.mlp.W_out', dims: [c.dMlp, c.dModel], init: fanIn(c.dMlp) },
-    { name: 'blocks.0.mlp.b_out', dims: [c.dModel], init: small },
-    { name: 'ln_final.w', dims: [c.dModel], init: 'ones' },
-    { name: 'ln_final.b', dims: [c.dModel], init: 'zeros' },
-    { name: 'unembed.W_U', dims: [c.dModel, c.vocabSize], init: fanIn(c.dModel) },
-    { name: 'unembed.b_U', dims: [c.vocabSize], init: small },
+    { name: 'embed.W_E', dims: [c.vocabSize, c.dModel] },
+    { name: 'pos_embed.W_pos', dims: [c.maxPositions, c.dModel] },
+    { name: 'blocks.0.ln1.w', dims: [c.dModel] },
+    { name: 'blocks.0.ln1.b', dims: [c.dModel] },
+    { name: 'blocks.0.attn.W_Q', dims: [c.nHeads, c.dModel, c.dHead] },
+    { name: 'blocks.0.attn.b_Q', dims: [c.nHeads, c.dHead] },
+    { name: 'blocks.0.attn.W_K', dims: [c.nHeads, c.dModel, c.dHead] },
+    { name: 'blocks.0.attn.b_K', dims: [c.nHeads, c.dHead] },
+    { name: 'blocks.0.attn.W_V', dims: [c.nHeads, c.dModel, c.dHead] },
+    { name: 'blocks.0.attn.b_V', dims: [c.nHeads, c.dHead] },
+    { name: 'blocks.0.attn.W_O', dims: [c.nHeads, c.dHead, c.dModel] },
+    { name: 'blocks.0.attn.b_O', dims: [c.dModel] },
+    { name: 'blocks.0.ln2.w', dims: [c.dModel] },
+    { name: 'blocks.0.ln2.b', dims: [c.dModel] },
+    { name: 'blocks.0.mlp.W_in', dims: [c.dModel, c.dMlp] },
+    { name: 'blocks.0.mlp.b_in', dims: [c.dMlp] },
+    { name: 'blocks.0.mlp.W_out', dims: [c.dMlp, c.dModel] },
+    { name: 'blocks.0.mlp.b_out', dims: [c.dModel] },
+    { name: 'ln_final.w', dims: [c.dModel] },
+    { name: 'ln_final.b', dims: [c.dModel] },
+    { name: 'unembed.W_U', dims: [c.dModel, c.vocabSize] },
+    { name: 'unembed.b_U', dims: [c.vocabSize] },
   ];
 }
 
-const WEIGHT_STREAM = 0x5745; // "WE": keeps weight streams apart from any other use of the same seed
+const sizeOf = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
-const GROUP_STREAM = 0x4752; // "GR": the token-group directions
-
-function makeWeights(c: ResolvedDemoTransformerConfig, shaping: DemoModelShaping): TensorProto[] {
-  const groups = shaping.tokenGroups;
-  return weightSpecs(c, shaping.attentionOutputScale).map(({ name, dims, init }, index) => {
-    const values = new Float32Array(dims.reduce((a, b) => a * b, 1));
-    if (init === 'ones') values.fill(1);
-    else if (typeof init === 'object') {
-      const rng = SeededRandom.derived(c.seed, WEIGHT_STREAM, index);
-      for (let i = 0; i < values.length; i++) values[i] = rng.uniform(-init.uniform, init.uniform);
-    }
-    if (name === 'embed.W_E' && groups) addGroupDirections(values, c, groups);
-    return floatTensor(name, dims, values);
-  });
+/** Number of float32 values a trained-weights file holds for this config. */
+export function demoWeightCount(config: DemoTransformerConfig): number {
+  return weightLayout(resolveDemoTransformerConfig(config)).reduce((sum, w) => sum + sizeOf(w.dims), 0);
 }
 
-function addGroupDirections(wE: Float32Array, c: ResolvedDemoTransformerConfig, g: TokenGroupEmbedding): void {
-  if (g.mix.length !== c.vocabSize * g.groups) throw new RangeError(`token group mix has ${g.mix.length} values, expected vocab ${c.vocabSize} × ${g.groups}`);
-  const directions = Array.from({ length: g.groups }, (_, k) => {
-    const rng = SeededRandom.derived(c.seed, GROUP_STREAM, k);
-    return Float32Array.from({ length: c.dModel }, () => rng.uniform(-1, 1));
-  });
-  for (let t = 0; t < c.vocabSize; t++) {
-    for (let k = 0; k < g.groups; k++) {
-      const w = g.mix[t * g.groups + k] * g.scale;
-      if (w === 0) continue;
-      for (let m = 0; m < c.dModel; m++) wE[t * c.dModel + m] += w * directions[k][m];
-    }
+/** The weights file cut into the graph's initializers, checked for size and finiteness. */
+function weightTensors(c: ResolvedDemoTransformerConfig, weights: Float32Array): TensorProto[] {
+  const expected = demoWeightCount(c);
+  if (weights.length !== expected) {
+    throw new RangeError(`trained weights hold ${weights.length} values, a model of ${JSON.stringify(c)} needs ${expected}`);
   }
+  let offset = 0;
+  return weightLayout(c).map(({ name, dims }) => {
+    const values = weights.slice(offset, offset + sizeOf(dims));
+    offset += values.length;
+    if (!values.every(Number.isFinite)) throw new RangeError(`trained weight ${name} holds a non-finite value`);
+    return floatTensor(name, dims, values);
+  });
 }
 
 function layerNorm(input: string, prefix: string, output: string): NodeProto {
@@ -182,25 +135,7 @@ function linear(input: string, weight: string, bias: string, output: string): No
   return [node('MatMul', [input, weight], [raw], `${output}.MatMul`), node('Add', [raw, bias], [output], `${output}.Add`)];
 }
 
-/** −slope_h × max(0, i − j) added to head h's scores, sliced to the runtime length. */
-function recencyNodes(c: ResolvedDemoTransformerConfig, slopes: number[], scores: string, output: string): NodeProto[] {
-  const a = 'blocks.0.attn';
-  if (slopes.length !== c.nHeads) throw new RangeError(`recencySlopes has ${slopes.length} values, the model has ${c.nHeads} heads`);
-  const n = c.maxPositions;
-  const distance = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) distance[i * n + j] = i - j;
-  return [
-    constantNode(`${a}.__recency_distance`, floatTensor(`${a}.__recency_distance`, [n, n], distance)),
-    constantNode(`${a}.__recency_slopes`, floatTensor(`${a}.__recency_slopes`, [c.nHeads, 1, 1], slopes.map((x) => -x))),
-    constantNode(`${a}.__zeros2`, int64Tensor(`${a}.__zeros2`, [2], [0, 0])),
-    node('Concat', ['__seq_len', '__seq_len'], [`${a}.__recency_ends`], `${a}.RecencyEnds`, { axis: 0 }),
-    node('Slice', [`${a}.__recency_distance`, `${a}.__zeros2`, `${a}.__recency_ends`], [`${a}.__recency_dist_seq`], `${a}.RecencySlice`),
-    node('Mul', [`${a}.__recency_dist_seq`, `${a}.__recency_slopes`], [`${a}.__recency_bias`], `${a}.RecencyBias`),
-    node('Add', [scores, `${a}.__recency_bias`], [output], `${a}.ApplyRecency`),
-  ];
-}
-
-function attentionNodes(c: ResolvedDemoTransformerConfig, recencySlopes?: number[]): NodeProto[] {
+function attentionNodes(c: ResolvedDemoTransformerConfig): NodeProto[] {
   const a = 'blocks.0.attn';
   const nodes: NodeProto[] = [
     constantNode(`${a}.__axis1`, int64Tensor(`${a}.__axis1`, [1], [1])),
@@ -217,8 +152,7 @@ function attentionNodes(c: ResolvedDemoTransformerConfig, recencySlopes?: number
     node('Transpose', [`${a}.__k`], [`${a}.__k_t`], `${a}.TransposeK`, { perm: [0, 1, 3, 2] }),
     node('MatMul', [`${a}.__q`, `${a}.__k_t`], [`${a}.__qk`], `${a}.MatMulQK`),
     constantNode(`${a}.__scale`, floatTensor(`${a}.__scale`, [], [1 / Math.sqrt(c.dHead)])),
-    node('Mul', [`${a}.__qk`, `${a}.__scale`], [recencySlopes ? `${a}.__scores_plain` : `${a}.__scores_unmasked`], `${a}.Scale`),
-    ...(recencySlopes ? recencyNodes(c, recencySlopes, `${a}.__scores_plain`, `${a}.__scores_unmasked`) : []),
+    node('Mul', [`${a}.__qk`, `${a}.__scale`], [`${a}.__scores_unmasked`], `${a}.Scale`),
     // Causal mask built from the runtime length: -inf strictly above the diagonal, 0 elsewhere.
     node('Concat', ['__seq_len', '__seq_len'], [`${a}.__mask_shape`], `${a}.MaskShape`, { axis: 0 }),
     node('ConstantOfShape', [`${a}.__mask_shape`], [`${a}.__neg_inf`], `${a}.MaskFill`, {
@@ -240,7 +174,7 @@ function attentionNodes(c: ResolvedDemoTransformerConfig, recencySlopes?: number
   return nodes;
 }
 
-function graphNodes(c: ResolvedDemoTransformerConfig, recencySlopes?: number[]): NodeProto[] {
+function graphNodes(c: ResolvedDemoTransformerConfig): NodeProto[] {
   return [
     node('Gather', ['embed.W_E', 'input_ids'], ['hook_embed'], 'embed.Gather', { axis: 0 }),
     // Positions come from the input's own length, so callers pass only input_ids.
@@ -251,7 +185,7 @@ function graphNodes(c: ResolvedDemoTransformerConfig, recencySlopes?: number[]):
     node('Expand', ['pos_embed.__rows', 'pos_embed.__embed_shape'], ['hook_pos_embed'], 'pos_embed.Expand'),
     node('Add', ['hook_embed', 'hook_pos_embed'], ['blocks.0.hook_resid_pre'], 'blocks.0.ResidPre'),
     layerNorm('blocks.0.hook_resid_pre', 'blocks.0.ln1', 'blocks.0.ln1.hook_normalized'),
-    ...attentionNodes(c, recencySlopes),
+    ...attentionNodes(c),
     node('Add', ['blocks.0.hook_resid_pre', 'blocks.0.hook_attn_out'], ['blocks.0.hook_resid_mid'], 'blocks.0.ResidMid'),
     layerNorm('blocks.0.hook_resid_mid', 'blocks.0.ln2', 'blocks.0.ln2.hook_normalized'),
     ...linear('blocks.0.ln2.hook_normalized', 'blocks.0.mlp.W_in', 'blocks.0.mlp.b_in', 'blocks.0.mlp.hook_pre'),
@@ -263,16 +197,17 @@ function graphNodes(c: ResolvedDemoTransformerConfig, recencySlopes?: number[]):
   ];
 }
 
-export function buildDemoTransformer(config: DemoTransformerConfig, shaping: DemoModelShaping = {}): ModelProto {
+/** The graph around `weights` (demoWeightCount float32 values, written by the training script). */
+export function buildDemoTransformer(config: DemoTransformerConfig, weights: Float32Array): ModelProto {
   const c = resolveDemoTransformerConfig(config);
   const graph = create(GraphProtoSchema, {
     name: 'thresher_demo_1l',
-    node: graphNodes(c, shaping.recencySlopes),
-    initializer: makeWeights(c, shaping),
+    node: graphNodes(c),
+    initializer: weightTensors(c, weights),
     input: [tensorValueInfo('input_ids', TensorProto_DataType.INT64, ['batch', 'seq'])],
     output: [tensorValueInfo('logits', TensorProto_DataType.FLOAT, ['batch', 'seq', c.vocabSize])],
     valueInfo: demoTransformerHooks(c).map((h) => tensorValueInfo(h.name, TensorProto_DataType.FLOAT, h.shape)),
-    docString: 'One-layer pre-LayerNorm transformer with random weights (Thresher demo). Hook names follow TransformerLens.',
+    docString: 'One-layer pre-LayerNorm transformer trained on the demo corpus (Thresher demo). Hook names follow TransformerLens.',
   });
   return create(ModelProtoSchema, {
     irVersion: BigInt(DEMO_IR_VERSION),
@@ -288,7 +223,7 @@ export function buildDemoTransformer(config: DemoTransformerConfig, shaping: Dem
   });
 }
 
-/** Serialized model; equal config gives equal bytes. */
-export function buildDemoTransformerBytes(config: DemoTransformerConfig, shaping: DemoModelShaping = {}): Uint8Array {
-  return toBinary(ModelProtoSchema, buildDemoTransformer(config, shaping));
+/** Serialized model; equal config and weights give equal bytes. */
+export function buildDemoTransformerBytes(config: DemoTransformerConfig, weights: Float32Array): Uint8Array {
+  return toBinary(ModelProtoSchema, buildDemoTransformer(config, weights));
 }
