@@ -97,6 +97,7 @@ function timedModel(model: InferenceModel, probe: () => Probe): InferenceModel {
         return out;
       });
     },
+    ...(model.recycle && { recycle: model.recycle.bind(model) }),
   };
 }
 

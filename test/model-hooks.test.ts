@@ -193,6 +193,25 @@ describe('inference worker', () => {
     outs.forEach((o, id) => assertClose(o.embed.data, reference(id).embed, `embed ${id}`));
   });
 
+  test('recycled result buffers are written into by later runs, with correct values', async () => {
+    const first = await worker.run(Int32Array.of(1, 2, 3, 4, 5, 6), 2, 3);
+    // The second run of a shape learns its dims; from then on, handed-back buffers are reused.
+    worker.recycle(await worker.run(Int32Array.of(6, 5, 4, 3, 2, 1), 2, 3));
+    worker.recycle(first);
+    assert.equal(first.embed.data.length, 0, 'recycled arrays are detached from the caller');
+    for (const ids of [[0, 6, 2, 2, 5, 1], [4, 4, 4, 0, 1, 3], [6, 0, 5, 1, 4, 2]]) {
+      const out = await worker.run(Int32Array.from(ids), 2, 3);
+      const refs = ids.map(reference);
+      assert.deepEqual(out.embed.dims, [2, 3, D]);
+      assertClose(out.embed.data, refs.flatMap((r) => r.embed), `embed ${ids}`);
+      assertClose(out['mlp.hook_post'].data, refs.flatMap((r) => r.post), `post ${ids}`);
+      worker.recycle(out);
+    }
+    // Another shape does not take buffers of the wrong size.
+    const other = await worker.run(Int32Array.of(3, 1), 1, 2);
+    assertClose(other['mlp.hook_pre'].data, [3, 1].map(reference).flatMap((r) => r.pre), 'pre at another shape');
+  });
+
   test('a bad input rejects with the thread message and later runs still work', async () => {
     await assert.rejects(worker.run(Int32Array.of(1, 99), 1, 2), /out of data bounds|indices/i);
     await assert.rejects(worker.run(Int32Array.of(1, 2, 3), 2, 2), RangeError);

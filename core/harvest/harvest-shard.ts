@@ -102,6 +102,15 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     opts.onPartCommitted?.(b.part, tokens);
   };
 
+  // A full part uploads while the next one fills, so the model is not left idle during the PUT.
+  // At most one upload is in flight (memory: two parts), and parts still commit in order.
+  let uploading: Promise<void> = Promise.resolve();
+  const commitInBackground = async (b: PartBuilder): Promise<void> => {
+    await uploading; // rethrows the previous upload's failure here
+    uploading = commitPart(b);
+    uploading.catch(() => undefined); // observed by the next await of `uploading`
+  };
+
   // Results are consumed in submission order, so parts fill and commit in order.
   const drainOne = async (): Promise<void> => {
     const { ctxs, result } = outstanding.shift()!;
@@ -110,7 +119,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
       const ctx = ctxs[row];
       const part = Math.floor(ctx.index / perPart);
       if (builder && builder.part !== part) {
-        await commitPart(builder);
+        await commitInBackground(builder);
         builder = undefined;
       }
       builder ??= new PartBuilder(part, deps.model.widths, withLabels, rowsPerPart);
@@ -118,6 +127,8 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
       builder.add(ctx, row, positions, out, (d) => labels.get(d));
       rows += positions.length;
     }
+    // The builder copied what it needs; the buffers go back for later batches to be written into.
+    deps.model.recycle?.(out);
     const lastDoc = ctxs[ctxs.length - 1].docs[0];
     for (const d of labels.keys()) if (d < lastDoc) labels.delete(d);
     opts.onBatch?.(tokens, rows);
@@ -159,10 +170,13 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     }
     await submit();
     while (outstanding.length) await drainOne();
-    if (builder) await commitPart(builder);
+    if (builder) await commitInBackground(builder);
+    await uploading;
   } finally {
-    // Never leave a rejected inference promise unobserved when we stop early.
+    // Never leave a rejected inference promise unobserved when we stop early, nor an upload
+    // running after we return.
     for (const o of outstanding) o.result.catch(() => undefined);
+    await uploading.catch(() => undefined);
   }
 
   for (const [part, partRows] of [...skippedRows].sort((a, b) => a[0] - b[0])) {

@@ -4,4 +4,6 @@ export interface InferenceModel {
   widths: Record<string, number>;
   /** `onComputed`, when the model can tell, hears the seconds spent computing this batch (queueing excluded). */
   run(ids: BigInt64Array, batch: number, seq: number, onComputed?: (seconds: number) => void): Promise<Record<string, { data: Float32Array; dims: number[] }>>;
+  /** Optional: takes back a result the caller has finished with, to reuse its buffers (they are detached). */
+  recycle?(outputs: Record<string, { data: Float32Array; dims: number[] }>): void;
 }

@@ -40,7 +40,7 @@ export class RunResources {
         intraOpThreads: config.model.intraOpThreads || undefined,
         inputName: config.model.inputName,
       });
-      return { worker, model: { widths: tokenWidths(worker, config.hooks), run: (ids, b, s, onComputed) => worker.run(ids, b, s, onComputed) }, probed: new Map() };
+      return { worker, model: { widths: tokenWidths(worker, config.hooks), run: (ids, b, s, onComputed) => worker.run(ids, b, s, onComputed), recycle: (out) => worker.recycle(out) }, probed: new Map() };
     });
     await this.cached(probed, config.contextLength, () => probeContextLength(model, config.contextLength));
     return { model, modelSha256: modelFile.sha256, tokenizer };

@@ -31,6 +31,8 @@ export type Ids = Int32Array | BigInt64Array;
 
 export type ToThread =
   | { type: 'run'; id: number; ids: Ids; batch: number; seq: number }
+  /** Result buffers the caller is done with, for the thread to run the next batches into. */
+  | { type: 'recycle'; buffers: ArrayBuffer[] }
   | { type: 'close' };
 
 export interface SerializedError {

@@ -21,6 +21,11 @@ export interface InferenceWorker {
    * seconds the thread spent on this batch (waiting in the queue excluded), just before it resolves.
    */
   run(ids: Ids, batch: number, seq: number, onComputed?: (seconds: number) => void): Promise<Record<string, HookOutput>>;
+  /**
+   * Hands a result's buffers back for later batches to be written into (no fresh allocation).
+   * The arrays are detached: the caller must be done with them.
+   */
+  recycle(outputs: Record<string, HookOutput>): void;
   /** Rejects unanswered requests at once; the thread finishes the run in progress, releases the session and exits. */
   close(): Promise<void>;
   readonly info: InferenceInfo;
@@ -114,6 +119,11 @@ export function openInferenceWorker(options: InferenceWorkerOptions): Promise<In
           const msg: ToThread = { type: 'run', id, ids: own, batch, seq };
           worker.postMessage(msg, [own.buffer]);
         });
+      },
+      recycle(outputs) {
+        if (dead || closing) return;
+        const buffers = [...new Set(Object.values(outputs).map((o) => o.data.buffer as ArrayBuffer))].filter((b) => b.byteLength > 0);
+        if (buffers.length) worker.postMessage({ type: 'recycle', buffers } satisfies ToThread, buffers);
       },
       close() {
         closing ??= (async () => {
