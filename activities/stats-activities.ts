@@ -12,7 +12,7 @@ import { openEncoderWorker } from '../core/stats/encoder-worker.js';
 import { encodeFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { genreScores, type GenresFile } from '../core/stats/genre-scores.js';
-import { featureLogitEffects, loadLogitWeights, type LogitEffects } from '../core/stats/logit-effects.js';
+import { featureLogitEffects, loadLogitWeights, logitWeightNamesForHook, type LogitEffects } from '../core/stats/logit-effects.js';
 import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
@@ -185,7 +185,7 @@ async function logitEffectsFor(
   } catch (err) {
     return { ok: false, reason: `not available: the run's model could not be read (${(err as Error).message})` };
   }
-  const weights = loadLogitWeights(modelBytes);
+  const weights = loadLogitWeights(modelBytes, logitWeightNamesForHook(cfg.hook_name));
   if (!weights.ok) return weights;
   if (weights.weights.dMlp !== cfg.d_in) {
     return { ok: false, reason: `not available: hook ${cfg.hook_name} has width ${cfg.d_in}, W_out expects d_mlp ${weights.weights.dMlp} (logit effects need an MLP-hidden hook)` };

@@ -2,7 +2,7 @@
 
 Offline, run once; its output (assets/demo/trained-weights.bin and training-log.json) is committed,
 so neither the demo nor the tests ever need Python or torch. The architecture is the one
-core/demo/transformer-builder.ts writes as ONNX (one pre-LayerNorm block, ReLU MLP, learned
+core/demo/transformer-builder.ts writes as ONNX (pre-LayerNorm blocks, ReLU MLP, learned
 positions, TransformerLens layouts); the TypeScript builder puts these weights into that graph.
 
     node dist/scripts/export-demo-training-tokens.js          # tokens.u16 + tokens.json
@@ -31,9 +31,9 @@ def log(event, **fields):
 
 
 class DemoTransformer(torch.nn.Module):
-    def __init__(self, vocab, d_model, n_heads, d_head, d_mlp, max_positions):
+    def __init__(self, vocab, d_model, n_heads, d_head, d_mlp, n_layers, max_positions):
         super().__init__()
-        self.n_heads, self.d_head = n_heads, d_head
+        self.n_heads, self.d_head, self.n_layers = n_heads, d_head, n_layers
 
         def param(*shape, std=0.02):
             return torch.nn.Parameter(torch.randn(*shape) * std)
@@ -50,19 +50,21 @@ class DemoTransformer(torch.nn.Module):
         w = self.weights
         w["embed.W_E"] = param(vocab, d_model, std=0.1)
         w["pos_embed.W_pos"] = param(max_positions, d_model, std=0.02)
-        w["blocks.0.ln1.w"] = ones(d_model)
-        w["blocks.0.ln1.b"] = zeros(d_model)
-        for p in "QKV":
-            w[f"blocks.0.attn.W_{p}"] = param(n_heads, d_model, d_head, std=1 / math.sqrt(d_model))
-            w[f"blocks.0.attn.b_{p}"] = zeros(n_heads, d_head)
-        w["blocks.0.attn.W_O"] = param(n_heads, d_head, d_model, std=1 / math.sqrt(n_heads * d_head))
-        w["blocks.0.attn.b_O"] = zeros(d_model)
-        w["blocks.0.ln2.w"] = ones(d_model)
-        w["blocks.0.ln2.b"] = zeros(d_model)
-        w["blocks.0.mlp.W_in"] = param(d_model, d_mlp, std=1 / math.sqrt(d_model))
-        w["blocks.0.mlp.b_in"] = zeros(d_mlp)
-        w["blocks.0.mlp.W_out"] = param(d_mlp, d_model, std=1 / math.sqrt(d_mlp))
-        w["blocks.0.mlp.b_out"] = zeros(d_model)
+        for layer in range(n_layers):
+            b = f"blocks.{layer}"
+            w[f"{b}.ln1.w"] = ones(d_model)
+            w[f"{b}.ln1.b"] = zeros(d_model)
+            for p in "QKV":
+                w[f"{b}.attn.W_{p}"] = param(n_heads, d_model, d_head, std=1 / math.sqrt(d_model))
+                w[f"{b}.attn.b_{p}"] = zeros(n_heads, d_head)
+            w[f"{b}.attn.W_O"] = param(n_heads, d_head, d_model, std=1 / math.sqrt(n_heads * d_head))
+            w[f"{b}.attn.b_O"] = zeros(d_model)
+            w[f"{b}.ln2.w"] = ones(d_model)
+            w[f"{b}.ln2.b"] = zeros(d_model)
+            w[f"{b}.mlp.W_in"] = param(d_model, d_mlp, std=1 / math.sqrt(d_model))
+            w[f"{b}.mlp.b_in"] = zeros(d_mlp)
+            w[f"{b}.mlp.W_out"] = param(d_mlp, d_model, std=1 / math.sqrt(d_mlp))
+            w[f"{b}.mlp.b_out"] = zeros(d_model)
         w["ln_final.w"] = ones(d_model)
         w["ln_final.b"] = zeros(d_model)
         w["unembed.W_U"] = param(d_model, vocab, std=1 / math.sqrt(d_model))
@@ -74,16 +76,18 @@ class DemoTransformer(torch.nn.Module):
         w = self.weights
         seq = ids.shape[1]
         resid = w["embed.W_E"][ids] + w["pos_embed.W_pos"][:seq]
-        x = F.layer_norm(resid, resid.shape[-1:], w["blocks.0.ln1.w"], w["blocks.0.ln1.b"], LAYER_NORM_EPSILON)
-        q, k, v = (torch.einsum("bsd,hde->bhse", x, w[f"blocks.0.attn.W_{p}"]) + w[f"blocks.0.attn.b_{p}"][:, None, :]
-                   for p in "QKV")
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
         mask = torch.triu(torch.ones(seq, seq, dtype=torch.bool), diagonal=1)
-        pattern = scores.masked_fill(mask, float("-inf")).softmax(-1)
-        z = (pattern @ v).transpose(1, 2).reshape(ids.shape[0], seq, -1)
-        resid = resid + z @ w["blocks.0.attn.W_O"].reshape(-1, resid.shape[-1]) + w["blocks.0.attn.b_O"]
-        x = F.layer_norm(resid, resid.shape[-1:], w["blocks.0.ln2.w"], w["blocks.0.ln2.b"], LAYER_NORM_EPSILON)
-        resid = resid + torch.relu(x @ w["blocks.0.mlp.W_in"] + w["blocks.0.mlp.b_in"]) @ w["blocks.0.mlp.W_out"] + w["blocks.0.mlp.b_out"]
+        for layer in range(self.n_layers):
+            b = f"blocks.{layer}"
+            x = F.layer_norm(resid, resid.shape[-1:], w[f"{b}.ln1.w"], w[f"{b}.ln1.b"], LAYER_NORM_EPSILON)
+            q, k, v = (torch.einsum("bsd,hde->bhse", x, w[f"{b}.attn.W_{p}"]) + w[f"{b}.attn.b_{p}"][:, None, :]
+                       for p in "QKV")
+            scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
+            pattern = scores.masked_fill(mask, float("-inf")).softmax(-1)
+            z = (pattern @ v).transpose(1, 2).reshape(ids.shape[0], seq, -1)
+            resid = resid + z @ w[f"{b}.attn.W_O"].reshape(-1, resid.shape[-1]) + w[f"{b}.attn.b_O"]
+            x = F.layer_norm(resid, resid.shape[-1:], w[f"{b}.ln2.w"], w[f"{b}.ln2.b"], LAYER_NORM_EPSILON)
+            resid = resid + torch.relu(x @ w[f"{b}.mlp.W_in"] + w[f"{b}.mlp.b_in"]) @ w[f"{b}.mlp.W_out"] + w[f"{b}.mlp.b_out"]
         x = F.layer_norm(resid, resid.shape[-1:], w["ln_final.w"], w["ln_final.b"], LAYER_NORM_EPSILON)
         return x @ w["unembed.W_U"] + w["unembed.b_U"]
 
@@ -109,7 +113,7 @@ def main():
     train = tokens[:-64]
 
     model = DemoTransformer(config["vocabSize"], config["dModel"], config["nHeads"], config["dHead"], config["dMlp"],
-                            config["maxPositions"])
+                            config.get("nLayers", 1), config["maxPositions"])
     decay = [p for n, p in model.weights.items() if p.dim() > 1]
     no_decay = [p for n, p in model.weights.items() if p.dim() <= 1]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],

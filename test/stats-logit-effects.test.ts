@@ -9,7 +9,7 @@ import { GraphProtoSchema, ModelProtoSchema, TensorProtoSchema, TensorProto_Data
 import { floatTensor } from '../core/demo/onnx-proto-builder.js';
 import { zeroWeights } from '../core/sae/sae-weights.js';
 import {
-  estimateResidualScale, featureLogitEffects, loadLogitWeights, logitEffects, logitEffectVector, type LogitWeights,
+  estimateResidualScale, featureLogitEffects, loadLogitWeights, logitEffects, logitEffectVector, logitWeightNamesForHook, type LogitWeights,
 } from '../core/stats/logit-effects.js';
 
 const DEMO_MODEL = fileURLToPath(new URL('../../assets/demo/model.onnx', import.meta.url));
@@ -100,8 +100,16 @@ describe('logit effects', () => {
     }
     assert.ok(fx.topPositive[0].effect > 0 && fx.topNegative[0].effect < 0);
     for (let n = 1; n < 10; n++) assert.ok(fx.topPositive[n].effect <= fx.topPositive[n - 1].effect);
-    // The demo model lacks e.g. a second layer: naming it gives "not available", not an exception.
-    assert.deepEqual(loadLogitWeights(bytes, { wOut: 'blocks.1.mlp.W_out' }), { ok: false, reason: 'not available: missing initializer blocks.1.mlp.W_out' });
+    // The demo model lacks e.g. an eighth block: naming it gives "not available", not an exception.
+    assert.deepEqual(loadLogitWeights(bytes, { wOut: 'blocks.7.mlp.W_out' }), { ok: false, reason: 'not available: missing initializer blocks.7.mlp.W_out' });
+  });
+
+  it('reads the W_out of the block whose MLP the dictionary was trained on', () => {
+    assert.deepEqual(logitWeightNamesForHook('blocks.1.mlp.hook_post'), { wOut: 'blocks.1.mlp.W_out' });
+    assert.deepEqual(logitWeightNamesForHook('blocks.12.mlp.hook_post'), { wOut: 'blocks.12.mlp.W_out' });
+    for (const other of ['blocks.1.hook_resid_post', 'blocks.1.mlp.hook_pre', '/transformer/h.0/mlp/act/Mul_3_output_0', undefined]) {
+      assert.deepEqual(logitWeightNamesForHook(other), {}, String(other));
+    }
   });
 
   it('estimates σ̂ as the mean per-row standard deviation', () => {

@@ -29,6 +29,7 @@ export interface DemoAssetRecipe {
   nHeads: number;
   dHead: number;
   dMlp: number;
+  nLayers: number;
   maxPositions: number;
 }
 
@@ -42,6 +43,7 @@ export const DEFAULT_DEMO_ASSET_RECIPE: Readonly<DemoAssetRecipe> = Object.freez
   nHeads: 4,
   dHead: 32,
   dMlp: 512,
+  nLayers: 1,
   maxPositions: 256,
 });
 
@@ -106,8 +108,8 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 export function demoModelConfig(recipe: DemoAssetRecipe): ResolvedDemoTransformerConfig {
-  const { vocabSize, dModel, nHeads, dHead, dMlp, maxPositions } = recipe;
-  return resolveDemoTransformerConfig({ vocabSize, dModel, nHeads, dHead, dMlp, maxPositions });
+  const { vocabSize, dModel, nHeads, dHead, dMlp, nLayers, maxPositions } = recipe;
+  return resolveDemoTransformerConfig({ vocabSize, dModel, nHeads, dHead, dMlp, nLayers, maxPositions });
 }
 
 const encodeJson = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
@@ -163,13 +165,13 @@ export function buildDemoAssets(trained: TrainedDemoWeights, recipe: DemoAssetRe
   files.push({
     name: DEMO_ASSET_FILES.model,
     bytes: modelBytes,
-    description: `ONNX (opset ${DEMO_OPSET}) one-layer transformer trained on the demo corpus (${DEMO_ASSET_FILES.trainingLog}); input input_ids int64 [batch, seq<=${recipe.maxPositions}], output logits float32 [batch, seq, ${recipe.vocabSize}]; TransformerLens hook names.`,
+    description: `ONNX (opset ${DEMO_OPSET}) ${recipe.nLayers}-block transformer trained on the demo corpus (${DEMO_ASSET_FILES.trainingLog}); input input_ids int64 [batch, seq<=${recipe.maxPositions}], output logits float32 [batch, seq, ${recipe.vocabSize}]; TransformerLens hook names.`,
   });
 
   const describe = (f: { bytes: Uint8Array; description: string }) => ({ sha256: sha256Hex(f.bytes), bytes: f.bytes.length, description: f.description });
   const recipeJson: DemoRecipeJson = {
     name: 'thresher-demo',
-    description: 'Offline demo assets: a synthetic 8-genre corpus recipe, a tokenizer trained on it, and a one-layer transformer trained on it by next-token prediction. See README "Demo assets" for how to rebuild them.',
+    description: 'Offline demo assets: a synthetic 8-genre corpus recipe, a tokenizer trained on it, and a small transformer trained on it by next-token prediction. See README "Demo assets" for how to rebuild them.',
     builtBy: 'scripts/build-demo-assets.ts',
     recipe: { ...recipe },
     corpus,

@@ -1,5 +1,5 @@
 /**
- * A tiny one-layer transformer (the shape of the Towards Monosemanticity model) written directly
+ * A tiny transformer (one block by default: the shape of the Towards Monosemanticity model) written directly
  * as an ONNX graph around weights trained by scripts/train-demo-transformer.py, so the demo needs
  * no ONNX exporter and no download.
  *
@@ -27,6 +27,8 @@ export interface DemoTransformerConfig {
   dHead?: number;
   /** Default 512. */
   dMlp?: number;
+  /** Transformer blocks. Default 1. */
+  nLayers?: number;
   /** Longest sequence the positional table covers. Default 256. */
   maxPositions?: number;
 }
@@ -38,7 +40,7 @@ export const DEMO_IR_VERSION = 8;
 export const LAYER_NORM_EPSILON = 1e-5;
 
 export function resolveDemoTransformerConfig(config: DemoTransformerConfig): ResolvedDemoTransformerConfig {
-  const resolved = { dModel: 128, nHeads: 4, dHead: 32, dMlp: 512, maxPositions: 256, ...config };
+  const resolved = { dModel: 128, nHeads: 4, dHead: 32, dMlp: 512, nLayers: 1, maxPositions: 256, ...config };
   for (const [key, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new RangeError(`transformer config ${key} must be a positive integer, got ${value}`);
@@ -49,23 +51,26 @@ export function resolveDemoTransformerConfig(config: DemoTransformerConfig): Res
 
 /** Hook tensors the graph exposes by name, with their shapes ("batch", "seq" symbolic). */
 export function demoTransformerHooks(config: DemoTransformerConfig): { name: string; shape: Dim[] }[] {
-  const { dModel, nHeads, dHead, dMlp } = resolveDemoTransformerConfig(config);
+  const { dModel, nHeads, dHead, dMlp, nLayers } = resolveDemoTransformerConfig(config);
   const resid: Dim[] = ['batch', 'seq', dModel];
+  const block = (b: string): { name: string; shape: Dim[] }[] => [
+    { name: `${b}.hook_resid_pre`, shape: resid },
+    { name: `${b}.ln1.hook_normalized`, shape: resid },
+    { name: `${b}.attn.hook_attn_scores`, shape: ['batch', nHeads, 'seq', 'seq'] },
+    { name: `${b}.attn.hook_pattern`, shape: ['batch', nHeads, 'seq', 'seq'] },
+    { name: `${b}.attn.hook_z`, shape: ['batch', 'seq', nHeads, dHead] },
+    { name: `${b}.hook_attn_out`, shape: resid },
+    { name: `${b}.hook_resid_mid`, shape: resid },
+    { name: `${b}.ln2.hook_normalized`, shape: resid },
+    { name: `${b}.mlp.hook_pre`, shape: ['batch', 'seq', dMlp] },
+    { name: `${b}.mlp.hook_post`, shape: ['batch', 'seq', dMlp] },
+    { name: `${b}.hook_mlp_out`, shape: resid },
+    { name: `${b}.hook_resid_post`, shape: resid },
+  ];
   return [
     { name: 'hook_embed', shape: resid },
     { name: 'hook_pos_embed', shape: resid },
-    { name: 'blocks.0.hook_resid_pre', shape: resid },
-    { name: 'blocks.0.ln1.hook_normalized', shape: resid },
-    { name: 'blocks.0.attn.hook_attn_scores', shape: ['batch', nHeads, 'seq', 'seq'] },
-    { name: 'blocks.0.attn.hook_pattern', shape: ['batch', nHeads, 'seq', 'seq'] },
-    { name: 'blocks.0.attn.hook_z', shape: ['batch', 'seq', nHeads, dHead] },
-    { name: 'blocks.0.hook_attn_out', shape: resid },
-    { name: 'blocks.0.hook_resid_mid', shape: resid },
-    { name: 'blocks.0.ln2.hook_normalized', shape: resid },
-    { name: 'blocks.0.mlp.hook_pre', shape: ['batch', 'seq', dMlp] },
-    { name: 'blocks.0.mlp.hook_post', shape: ['batch', 'seq', dMlp] },
-    { name: 'blocks.0.hook_mlp_out', shape: resid },
-    { name: 'blocks.0.hook_resid_post', shape: resid },
+    ...Array.from({ length: nLayers }, (_, l) => block(`blocks.${l}`)).flat(),
     { name: 'ln_final.hook_normalized', shape: resid },
   ];
 }
@@ -75,25 +80,28 @@ export function demoTransformerHooks(config: DemoTransformerConfig): { name: str
  * writes them in this order, with these names and layouts).
  */
 function weightLayout(c: ResolvedDemoTransformerConfig): { name: string; dims: number[] }[] {
+  const block = (b: string) => [
+    { name: `${b}.ln1.w`, dims: [c.dModel] },
+    { name: `${b}.ln1.b`, dims: [c.dModel] },
+    { name: `${b}.attn.W_Q`, dims: [c.nHeads, c.dModel, c.dHead] },
+    { name: `${b}.attn.b_Q`, dims: [c.nHeads, c.dHead] },
+    { name: `${b}.attn.W_K`, dims: [c.nHeads, c.dModel, c.dHead] },
+    { name: `${b}.attn.b_K`, dims: [c.nHeads, c.dHead] },
+    { name: `${b}.attn.W_V`, dims: [c.nHeads, c.dModel, c.dHead] },
+    { name: `${b}.attn.b_V`, dims: [c.nHeads, c.dHead] },
+    { name: `${b}.attn.W_O`, dims: [c.nHeads, c.dHead, c.dModel] },
+    { name: `${b}.attn.b_O`, dims: [c.dModel] },
+    { name: `${b}.ln2.w`, dims: [c.dModel] },
+    { name: `${b}.ln2.b`, dims: [c.dModel] },
+    { name: `${b}.mlp.W_in`, dims: [c.dModel, c.dMlp] },
+    { name: `${b}.mlp.b_in`, dims: [c.dMlp] },
+    { name: `${b}.mlp.W_out`, dims: [c.dMlp, c.dModel] },
+    { name: `${b}.mlp.b_out`, dims: [c.dModel] },
+  ];
   return [
     { name: 'embed.W_E', dims: [c.vocabSize, c.dModel] },
     { name: 'pos_embed.W_pos', dims: [c.maxPositions, c.dModel] },
-    { name: 'blocks.0.ln1.w', dims: [c.dModel] },
-    { name: 'blocks.0.ln1.b', dims: [c.dModel] },
-    { name: 'blocks.0.attn.W_Q', dims: [c.nHeads, c.dModel, c.dHead] },
-    { name: 'blocks.0.attn.b_Q', dims: [c.nHeads, c.dHead] },
-    { name: 'blocks.0.attn.W_K', dims: [c.nHeads, c.dModel, c.dHead] },
-    { name: 'blocks.0.attn.b_K', dims: [c.nHeads, c.dHead] },
-    { name: 'blocks.0.attn.W_V', dims: [c.nHeads, c.dModel, c.dHead] },
-    { name: 'blocks.0.attn.b_V', dims: [c.nHeads, c.dHead] },
-    { name: 'blocks.0.attn.W_O', dims: [c.nHeads, c.dHead, c.dModel] },
-    { name: 'blocks.0.attn.b_O', dims: [c.dModel] },
-    { name: 'blocks.0.ln2.w', dims: [c.dModel] },
-    { name: 'blocks.0.ln2.b', dims: [c.dModel] },
-    { name: 'blocks.0.mlp.W_in', dims: [c.dModel, c.dMlp] },
-    { name: 'blocks.0.mlp.b_in', dims: [c.dMlp] },
-    { name: 'blocks.0.mlp.W_out', dims: [c.dMlp, c.dModel] },
-    { name: 'blocks.0.mlp.b_out', dims: [c.dModel] },
+    ...Array.from({ length: c.nLayers }, (_, l) => block(`blocks.${l}`)).flat(),
     { name: 'ln_final.w', dims: [c.dModel] },
     { name: 'ln_final.b', dims: [c.dModel] },
     { name: 'unembed.W_U', dims: [c.dModel, c.vocabSize] },
@@ -135,12 +143,12 @@ function linear(input: string, weight: string, bias: string, output: string): No
   return [node('MatMul', [input, weight], [raw], `${output}.MatMul`), node('Add', [raw, bias], [output], `${output}.Add`)];
 }
 
-function attentionNodes(c: ResolvedDemoTransformerConfig): NodeProto[] {
-  const a = 'blocks.0.attn';
+function attentionNodes(c: ResolvedDemoTransformerConfig, b: string): NodeProto[] {
+  const a = `${b}.attn`;
   const nodes: NodeProto[] = [
     constantNode(`${a}.__axis1`, int64Tensor(`${a}.__axis1`, [1], [1])),
     // Broadcasting [b,1,s,d] against W [h,d,dh] computes all heads in one MatMul: [b,h,s,dh].
-    node('Unsqueeze', ['blocks.0.ln1.hook_normalized', `${a}.__axis1`], [`${a}.__x_heads`], `${a}.UnsqueezeInput`),
+    node('Unsqueeze', [`${b}.ln1.hook_normalized`, `${a}.__axis1`], [`${a}.__x_heads`], `${a}.UnsqueezeInput`),
   ];
   for (const p of ['Q', 'K', 'V']) {
     nodes.push(
@@ -169,9 +177,25 @@ function attentionNodes(c: ResolvedDemoTransformerConfig): NodeProto[] {
     node('Reshape', [`${a}.hook_z`, `${a}.__z_flat_shape`], [`${a}.__z_flat`], `${a}.FlattenZ`),
     constantNode(`${a}.__w_o_shape`, int64Tensor(`${a}.__w_o_shape`, [2], [c.nHeads * c.dHead, c.dModel])),
     node('Reshape', [`${a}.W_O`, `${a}.__w_o_shape`], [`${a}.__w_o_flat`], `${a}.FlattenWO`),
-    ...linear(`${a}.__z_flat`, `${a}.__w_o_flat`, `${a}.b_O`, 'blocks.0.hook_attn_out'),
+    ...linear(`${a}.__z_flat`, `${a}.__w_o_flat`, `${a}.b_O`, `${b}.hook_attn_out`),
   );
   return nodes;
+}
+
+/** Block l: reads blocks.l.hook_resid_pre (the previous block's resid_post, renamed by an Identity). */
+function blockNodes(c: ResolvedDemoTransformerConfig, l: number): NodeProto[] {
+  const b = `blocks.${l}`;
+  return [
+    ...(l > 0 ? [node('Identity', [`blocks.${l - 1}.hook_resid_post`], [`${b}.hook_resid_pre`], `${b}.ResidPre`)] : []),
+    layerNorm(`${b}.hook_resid_pre`, `${b}.ln1`, `${b}.ln1.hook_normalized`),
+    ...attentionNodes(c, b),
+    node('Add', [`${b}.hook_resid_pre`, `${b}.hook_attn_out`], [`${b}.hook_resid_mid`], `${b}.ResidMid`),
+    layerNorm(`${b}.hook_resid_mid`, `${b}.ln2`, `${b}.ln2.hook_normalized`),
+    ...linear(`${b}.ln2.hook_normalized`, `${b}.mlp.W_in`, `${b}.mlp.b_in`, `${b}.mlp.hook_pre`),
+    node('Relu', [`${b}.mlp.hook_pre`], [`${b}.mlp.hook_post`], `${b}.mlp.Relu`),
+    ...linear(`${b}.mlp.hook_post`, `${b}.mlp.W_out`, `${b}.mlp.b_out`, `${b}.hook_mlp_out`),
+    node('Add', [`${b}.hook_resid_mid`, `${b}.hook_mlp_out`], [`${b}.hook_resid_post`], `${b}.ResidPost`),
+  ];
 }
 
 function graphNodes(c: ResolvedDemoTransformerConfig): NodeProto[] {
@@ -184,15 +208,8 @@ function graphNodes(c: ResolvedDemoTransformerConfig): NodeProto[] {
     node('Shape', ['hook_embed'], ['pos_embed.__embed_shape'], 'pos_embed.EmbedShape'),
     node('Expand', ['pos_embed.__rows', 'pos_embed.__embed_shape'], ['hook_pos_embed'], 'pos_embed.Expand'),
     node('Add', ['hook_embed', 'hook_pos_embed'], ['blocks.0.hook_resid_pre'], 'blocks.0.ResidPre'),
-    layerNorm('blocks.0.hook_resid_pre', 'blocks.0.ln1', 'blocks.0.ln1.hook_normalized'),
-    ...attentionNodes(c),
-    node('Add', ['blocks.0.hook_resid_pre', 'blocks.0.hook_attn_out'], ['blocks.0.hook_resid_mid'], 'blocks.0.ResidMid'),
-    layerNorm('blocks.0.hook_resid_mid', 'blocks.0.ln2', 'blocks.0.ln2.hook_normalized'),
-    ...linear('blocks.0.ln2.hook_normalized', 'blocks.0.mlp.W_in', 'blocks.0.mlp.b_in', 'blocks.0.mlp.hook_pre'),
-    node('Relu', ['blocks.0.mlp.hook_pre'], ['blocks.0.mlp.hook_post'], 'blocks.0.mlp.Relu'),
-    ...linear('blocks.0.mlp.hook_post', 'blocks.0.mlp.W_out', 'blocks.0.mlp.b_out', 'blocks.0.hook_mlp_out'),
-    node('Add', ['blocks.0.hook_resid_mid', 'blocks.0.hook_mlp_out'], ['blocks.0.hook_resid_post'], 'blocks.0.ResidPost'),
-    layerNorm('blocks.0.hook_resid_post', 'ln_final', 'ln_final.hook_normalized'),
+    ...Array.from({ length: c.nLayers }, (_, l) => blockNodes(c, l)).flat(),
+    layerNorm(`blocks.${c.nLayers - 1}.hook_resid_post`, 'ln_final', 'ln_final.hook_normalized'),
     ...linear('ln_final.hook_normalized', 'unembed.W_U', 'unembed.b_U', 'logits'),
   ];
 }
@@ -207,7 +224,7 @@ export function buildDemoTransformer(config: DemoTransformerConfig, weights: Flo
     input: [tensorValueInfo('input_ids', TensorProto_DataType.INT64, ['batch', 'seq'])],
     output: [tensorValueInfo('logits', TensorProto_DataType.FLOAT, ['batch', 'seq', c.vocabSize])],
     valueInfo: demoTransformerHooks(c).map((h) => tensorValueInfo(h.name, TensorProto_DataType.FLOAT, h.shape)),
-    docString: 'One-layer pre-LayerNorm transformer trained on the demo corpus (Thresher demo). Hook names follow TransformerLens.',
+    docString: `${c.nLayers}-block pre-LayerNorm transformer trained on the demo corpus (Thresher demo). Hook names follow TransformerLens.`,
   });
   return create(ModelProtoSchema, {
     irVersion: BigInt(DEMO_IR_VERSION),

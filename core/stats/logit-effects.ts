@@ -29,6 +29,17 @@ export const LOGIT_WEIGHT_NAMES = {
 
 export type LogitWeightNames = { [K in keyof typeof LOGIT_WEIGHT_NAMES]: string };
 
+/**
+ * The weights for a dictionary trained on `hook`: a TransformerLens MLP hook `blocks.N.mlp.hook_post`
+ * reads block N's W_out; any other hook keeps the defaults (and fails the width check if it is not
+ * MLP-hidden). For a block before the last, this is the direct path only: what later blocks do
+ * with the feature's output is not followed.
+ */
+export function logitWeightNamesForHook(hook: string | undefined): Partial<LogitWeightNames> {
+  const block = /^blocks\.(\d+)\.mlp\.hook_post$/.exec(hook ?? '')?.[1];
+  return block === undefined ? {} : { wOut: `blocks.${block}.mlp.W_out` };
+}
+
 export interface LogitWeights {
   dMlp: number;
   dModel: number;
