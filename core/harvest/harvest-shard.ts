@@ -25,7 +25,7 @@ export interface HarvestShardOptions {
   /** Parts below this were committed by an earlier attempt (from its heartbeat); they are not recomputed. */
   resumeFromPart: number;
   /** Called after a part of every hook is durably in S3, in part order. */
-  onPartCommitted?: (part: number, tokensSoFar: number) => void;
+  onPartCommitted?: (part: number) => void;
   /** Called after each model batch (progress and heartbeats). */
   onBatch?: (tokens: number, rows: number) => void;
   /**
@@ -99,7 +99,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
       opts.onPartWritten?.({ seconds: (performance.now() - t0) / 1000, bytes: bytes.byteLength });
       parts.push({ part: b.part, hook, key, rows: b.rows, bytes: bytes.byteLength, sha256 });
     }
-    opts.onPartCommitted?.(b.part, tokens);
+    opts.onPartCommitted?.(b.part);
   };
 
   // A full part uploads while the next one fills, so the model is not left idle during the PUT.
