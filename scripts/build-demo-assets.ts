@@ -8,9 +8,9 @@
  * export-demo-training-tokens.js, then scripts/train-demo-transformer.py (Python with torch),
  * then this script again. Without --tokenizer-only a missing weights file is an error.
  *
- * Progress goes to stdout as one JSON object per line. Before writing anything the script checks
- * that the tokenizer loads and round-trips every genre and that the model runs, so a broken
- * build never replaces good committed assets.
+ * Progress goes to stderr as structured log lines (core/logging.ts). Before writing anything the
+ * script checks that the tokenizer loads and round-trips every genre and that the model runs, so
+ * a broken build never replaces good committed assets.
  */
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -22,10 +22,11 @@ import { generateDemoDocuments, DEMO_GENRES } from '../core/demo/corpus-generato
 import {
   buildDemoAssets, buildDemoTokenizerFiles, DEMO_ASSET_FILES, sha256Hex, type BuiltDemoAssets, type DemoAssetFile,
 } from '../core/demo/demo-assets.js';
+import { createLogger } from '../core/logging.js';
 
-function log(event: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'build-demo-assets', event, ...fields }) + '\n');
-}
+const logger = createLogger('build-demo-assets');
+/** Also handed to buildDemoAssets as its progress callback. */
+const log = (event: string, fields: Record<string, unknown> = {}) => logger.info(event, fields);
 
 function fileBytes(assets: BuiltDemoAssets, name: string): Uint8Array {
   const file = assets.files.find((f) => f.name === name);
@@ -90,9 +91,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stdout.write(JSON.stringify({
-    time: new Date().toISOString(), level: 'error', component: 'build-demo-assets', event: 'failed',
-    error: error instanceof Error ? error.stack ?? error.message : String(error),
-  }) + '\n');
+  logger.error('failed', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
   process.exitCode = 1;
 });

@@ -8,7 +8,8 @@
  *   node dist/scripts/export-demo-training-tokens.js [--out .thresher/demo-training]
  *
  * Output: tokens.u16 (little-endian uint16, contexts × contextLength) and tokens.json (shape, seed,
- * the genre share of the documents, and the model config to train).
+ * the genre share of the documents, and the model config to train). Progress goes to stderr as
+ * structured log lines.
  */
 
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -19,10 +20,9 @@ import { DEMO_SPECIAL_TOKEN } from '../core/demo/bpe-trainer.js';
 import { DEFAULT_DEMO_ASSET_RECIPE, DEMO_BOS_MODE, demoModelConfig } from '../core/demo/demo-assets.js';
 import { ContextPacker } from '../core/tokenize/context-packer.js';
 import { loadTokenizer } from '../core/tokenize/tokenizer.js';
+import { createLogger } from '../core/logging.js';
 
-function log(event: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', component: 'export-demo-training-tokens', event, ...fields }) + '\n');
-}
+const logger = createLogger('export-demo-training-tokens');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     genreDocs[doc.genre] = (genreDocs[doc.genre] ?? 0) + 1;
     for (const ctx of packer.push(i, tokenizer.encode(doc.text))) contexts.push(ctx.ids);
     if (performance.now() > next) {
-      log('progress', { docs: i + 1, of: docs, contexts: contexts.length });
+      logger.info('progress', { docs: i + 1, of: docs, contexts: contexts.length });
       next = performance.now() + 5000;
     }
   }
@@ -59,13 +59,10 @@ async function main(): Promise<void> {
   await writeFile(join(outDir, 'tokens.u16'), new Uint8Array(tokens.buffer));
   const meta = { contexts: contexts.length, contextLength, vocabSize: recipe.vocabSize, seed: recipe.trainingCorpusSeed, docs, bosId, bosMode: DEMO_BOS_MODE, genreDocs, model: demoModelConfig(recipe) };
   await writeFile(join(outDir, 'tokens.json'), JSON.stringify(meta, null, 2) + '\n');
-  log('done', { outDir, tokens: tokens.length, ...meta });
+  logger.info('done', { outDir, tokens: tokens.length, ...meta });
 }
 
 main().catch((error: unknown) => {
-  process.stdout.write(JSON.stringify({
-    time: new Date().toISOString(), level: 'error', component: 'export-demo-training-tokens', event: 'failed',
-    error: error instanceof Error ? error.stack ?? error.message : String(error),
-  }) + '\n');
+  logger.error('failed', { error: error instanceof Error ? error.stack ?? error.message : String(error) });
   process.exitCode = 1;
 });
