@@ -1,7 +1,6 @@
-// FeatureSummary.add reads float32 activations three ways: as doubles, two floats per load, when
-// rows start 8-byte aligned (even d_sae, aligned buffer: the encoder's results); as int32 groups of
-// four otherwise; and value by value for other ArrayLikes. All three must give the same summary bit
-// for bit, with the patterns that make a double == 0 without both floats being +0 (−0.0 in either
+// FeatureSummary.add reads float32 activations as doubles, two floats per load, when rows start
+// 8-byte aligned (even d_sae, aligned buffer: the encoder's results), and value by value otherwise
+// (unaligned or odd-width float32, other ArrayLikes). All must give the same summary bit for bit, with the patterns that make a double == 0 without both floats being +0 (−0.0 in either
 // half), NaNs, subnormals, infinities and negatives placed at every position of the 8-float steps
 // and of the d_sae mod 8 tail.
 import assert from 'node:assert/strict';
@@ -31,10 +30,10 @@ function batch(rng: SeededRandom, n: number, dSae: number): { acts: Float32Array
 
 describe('feature summary: float32 scan paths', () => {
   for (const dSae of [8, 38, 64, 70, 9]) {
-    it(`d_sae ${dSae}: paired, int32 and generic scans give the same summary`, () => {
+    it(`d_sae ${dSae}: paired, unaligned and generic scans give the same summary`, () => {
       const rng = new SeededRandom(dSae);
       const batches = [batch(rng, 200, dSae), batch(rng, 1, dSae), batch(rng, 57, dSae)];
-      const summaries = ['pairs', 'int32', 'generic'].map(() => new FeatureSummary({ dSae, topK: 4, reservoirPerBucket: 2 }));
+      const summaries = ['pairs', 'unaligned', 'generic'].map(() => new FeatureSummary({ dSae, topK: 4, reservoirPerBucket: 2 }));
       for (const { acts, rows } of batches) {
         summaries[0].add(acts, rows);
         // The same floats one float into a buffer: rows no longer start 8-byte aligned.
@@ -46,7 +45,7 @@ describe('feature summary: float32 scan paths', () => {
       const [a, b, c] = summaries.map((s) => Buffer.from(encodeSummary(s)));
       assert.ok(summaries[0].firing.some((x) => x > 0));
       assert.deepEqual(a, c, 'paired scan vs value by value');
-      assert.deepEqual(b, c, 'int32 scan vs value by value');
+      assert.deepEqual(b, c, 'unaligned float32 vs value by value');
     });
   }
 });

@@ -188,15 +188,14 @@ export class FeatureSummary {
     // features share no state, so the summary is exactly the one row-major order gives.
     const firings = (this.firings ??= new FiringBuffer(dSae));
     firings.reserve(n);
-    const bits = acts instanceof Float32Array ? new Int32Array(acts.buffer, acts.byteOffset, acts.length) : undefined;
     // Float32 rows that start on 8-byte boundaries (even d_sae, aligned acts, as the encoder's are)
-    // are also read as doubles, two floats per load (see scanFloat32Pairs).
-    const pairs = bits && dSae % 2 === 0 && acts.length > 0 && (bits.byteOffset % 8) === 0
-      ? new Float64Array(bits.buffer, bits.byteOffset, bits.length / 2) : undefined;
+    // are also read as doubles, skipping zeros eight floats at a time (see scanFloat32Pairs).
+    const pairs = acts instanceof Float32Array && dSae % 2 === 0 && acts.length > 0 && acts.byteOffset % 8 === 0
+      ? new Float64Array(acts.buffer, acts.byteOffset, acts.length / 2) : undefined;
     for (let r = 0; r < n; r++) {
       if (firings.free < dSae) this.applyFirings(firings, rows, rowLabels);
       if (pairs) firings.scanFloat32Pairs(acts, pairs, r * dSae, r, dSae);
-      else firings.scanRow(acts, bits, r * dSae, r, dSae);
+      else firings.scanRow(acts, r * dSae, r, dSae);
     }
     this.applyFirings(firings, rows, rowLabels);
   }
@@ -444,51 +443,9 @@ class FiringBuffer {
     }
   }
 
-  /**
-   * Appends the firings (act > 0; NaN is not one) of acts[base, base + dSae) as row `r`. `bits`,
-   * when acts is a Float32Array, is an Int32Array over the same bytes (see scanFloat32Row).
-   */
-  scanRow(acts: ArrayLike<number>, bits: Int32Array | undefined, base: number, r: number, dSae: number): void {
-    if (bits) {
-      this.scanFloat32Row(acts, bits, base, r, dSae);
-      return;
-    }
-    const { row, feature, act } = this;
-    let k = this.size;
-    for (let i = 0; i < dSae; i++) {
-      const a = acts[base + i];
-      if (!(a > 0)) continue;
-      row[k] = r;
-      feature[k] = i;
-      act[k] = a;
-      k++;
-    }
-    this.size = k;
-    this.rows++;
-  }
-
-  /**
-   * scanRow for float32 activations, which are mostly exactly 0 (ReLU): four at a time through
-   * their bits, skipping a group whose bits are all zero (+0.0 is the all-zero pattern); any other
-   * group is checked value by value as in scanRow, so the firings are the same.
-   */
-  private scanFloat32Row(acts: ArrayLike<number>, bits: Int32Array, base: number, r: number, dSae: number): void {
-    const { row, feature, act } = this;
-    let k = this.size;
-    const end = dSae - (dSae % 4);
-    for (let i = 0; i < dSae; i += 4) {
-      const at = base + i;
-      if (i < end && (bits[at] | bits[at + 1] | bits[at + 2] | bits[at + 3]) === 0) continue;
-      for (let j = i, last = Math.min(i + 4, dSae); j < last; j++) {
-        const a = acts[base + j];
-        if (!(a > 0)) continue;
-        row[k] = r;
-        feature[k] = j;
-        act[k] = a;
-        k++;
-      }
-    }
-    this.size = k;
+  /** Appends the firings (act > 0; NaN is not one) of acts[base, base + dSae) as row `r`. */
+  scanRow(acts: ArrayLike<number>, base: number, r: number, dSae: number): void {
+    this.scanRange(acts, base, 0, dSae, r);
     this.rows++;
   }
 
@@ -500,27 +457,25 @@ class FiringBuffer {
    * (whichever word holds the sign): either way neither float is > 0, so no firing is skipped; a
    * NaN or subnormal double is not == 0 and falls to the per-value check. Any step that is not
    * skipped, and the last d_sae mod 8 values, are checked value by value as in scanRow, so the
-   * firings are the same, in the same order. Fewer loads and branches per float than the int32
-   * groups of four (scanFloat32Row): this scan reads every activation of every row on the main
-   * thread, so it is a large share of the statistics stage's main-thread time.
+   * firings are the same, in the same order. This scan reads every activation of every row on the
+   * main thread, so it is a large share of the statistics stage's main-thread time.
    */
   scanFloat32Pairs(acts: ArrayLike<number>, pairs: Float64Array, base: number, r: number, dSae: number): void {
-    const { row, feature, act } = this;
-    let k = this.size;
     const whole = dSae - (dSae % 8);
     let q = base / 2;
     for (let i = 0; i < whole; i += 8, q += 4) {
       if (pairs[q] === 0 && pairs[q + 1] === 0 && pairs[q + 2] === 0 && pairs[q + 3] === 0) continue;
-      for (let j = i; j < i + 8; j++) {
-        const a = acts[base + j];
-        if (!(a > 0)) continue;
-        row[k] = r;
-        feature[k] = j;
-        act[k] = a;
-        k++;
-      }
+      this.scanRange(acts, base, i, i + 8, r);
     }
-    for (let j = whole; j < dSae; j++) {
+    this.scanRange(acts, base, whole, dSae, r);
+    this.rows++;
+  }
+
+  /** Appends row `r`'s firings among features [from, to), value by value. */
+  private scanRange(acts: ArrayLike<number>, base: number, from: number, to: number, r: number): void {
+    const { row, feature, act } = this;
+    let k = this.size;
+    for (let j = from; j < to; j++) {
       const a = acts[base + j];
       if (!(a > 0)) continue;
       row[k] = r;
@@ -529,7 +484,6 @@ class FiringBuffer {
       k++;
     }
     this.size = k;
-    this.rows++;
   }
 
   /** Firings grouped by feature: feature i's are [start[i], start[i + 1]), rows ascending. */
