@@ -151,7 +151,7 @@ export function buildDemoTokenizerFiles(recipe: DemoAssetRecipe = DEFAULT_DEMO_A
 }
 
 /** The weights file as float32 values (the training script writes little-endian, as every platform Node runs on is). */
-export function demoWeightValues(bytes: Uint8Array): Float32Array {
+function demoWeightValues(bytes: Uint8Array): Float32Array {
   if (bytes.length % 4 !== 0) throw new RangeError(`${DEMO_ASSET_FILES.trainedWeights} has ${bytes.length} bytes, not a whole number of float32 values`);
   return new Float32Array(bytes.slice().buffer);
 }

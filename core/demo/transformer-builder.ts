@@ -111,14 +111,9 @@ function weightLayout(c: ResolvedDemoTransformerConfig): { name: string; dims: n
 
 const sizeOf = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
-/** Number of float32 values a trained-weights file holds for this config. */
-export function demoWeightCount(config: DemoTransformerConfig): number {
-  return weightLayout(resolveDemoTransformerConfig(config)).reduce((sum, w) => sum + sizeOf(w.dims), 0);
-}
-
 /** The weights file cut into the graph's initializers, checked for size and finiteness. */
 function weightTensors(c: ResolvedDemoTransformerConfig, weights: Float32Array): TensorProto[] {
-  const expected = demoWeightCount(c);
+  const expected = weightLayout(c).reduce((sum, w) => sum + sizeOf(w.dims), 0);
   if (weights.length !== expected) {
     throw new RangeError(`trained weights hold ${weights.length} values, a model of ${JSON.stringify(c)} needs ${expected}`);
   }
@@ -214,7 +209,7 @@ function graphNodes(c: ResolvedDemoTransformerConfig): NodeProto[] {
   ];
 }
 
-/** The graph around `weights` (demoWeightCount float32 values, written by the training script). */
+/** The graph around `weights` (every weight tensor in weightLayout order, written by the training script). */
 export function buildDemoTransformer(config: DemoTransformerConfig, weights: Float32Array): ModelProto {
   const c = resolveDemoTransformerConfig(config);
   const graph = create(GraphProtoSchema, {

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceSession, Tensor as OrtTensor, type Tensor } from 'onnxruntime-node';
 import { checkProvider } from './execution-provider.js';
+import { SpareBuffers } from './spare-buffers.js';
 import { buildFeeds, planInputs, type InputPlan } from './inference-inputs.js';
 import {
   serializeError,
@@ -37,9 +38,8 @@ let allFloat32 = false;
  * the harvest benchmark, garbage collection was the main thread's largest cost).
  */
 const knownDims = new Map<string, Record<string, number[]>>();
-const spare: ArrayBuffer[] = [];
-/** Enough for every hook of the batches in flight; more would only hold memory. */
-const SPARE_MAX = 16;
+/** Enough for every hook of the batches in flight. */
+const spare = new SpareBuffers(16);
 
 const post = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
@@ -116,12 +116,6 @@ function toFloat32(t: Tensor): Float32Array {
   throw new Error(`hook output of type ${t.type} cannot be returned as float32`);
 }
 
-/** A Float32Array over a handed-back buffer of exactly `length` floats, or a new one. */
-function outputBuffer(length: number): Float32Array {
-  const i = spare.findIndex((b) => b.byteLength === length * 4);
-  return new Float32Array(i >= 0 ? spare.splice(i, 1)[0] : new ArrayBuffer(length * 4));
-}
-
 async function infer(ids: BigInt64Array | Int32Array, batch: number, seq: number, names = hookNames) {
   const feeds = buildFeeds(plan, ids, batch, seq);
   const shapeKey = `${batch}x${seq}`;
@@ -131,7 +125,7 @@ async function infer(ids: BigInt64Array | Int32Array, batch: number, seq: number
     const outputs: Record<string, HookOutput> = {};
     const fetches: Record<string, Tensor> = {};
     for (const name of names) {
-      const data = outputBuffer(dims[name].reduce((a, b) => a * b, 1));
+      const data = spare.float32(dims[name].reduce((a, b) => a * b, 1));
       outputs[name] = { data, dims: dims[name] };
       fetches[name] = new OrtTensor('float32', data, dims[name]);
     }
@@ -157,7 +151,7 @@ let queue: Promise<void> = open().then(
 
 port.on('message', (msg: ToThread) => {
   if (msg.type === 'recycle') {
-    for (const b of msg.buffers) if (spare.length < SPARE_MAX) spare.push(b);
+    for (const b of msg.buffers) spare.give(b);
     return;
   }
   if (msg.type === 'close') {

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type { EncoderFromThread, EncoderToThread, EncoderWorkerOptions } from './encoder-worker.js';
+import { SpareBuffers } from '../model/spare-buffers.js';
 
 const port = parentPort!;
 const options = workerData as EncoderWorkerOptions;
@@ -15,17 +16,9 @@ const post = (msg: EncoderFromThread, transfer: ArrayBuffer[] = []) => port.post
 /** d_sae, learned from the first result; from then on ORT writes each result straight into a buffer we own. */
 let dSae: number | undefined;
 /** Result buffers the main thread handed back (recycle), reused instead of fresh allocations. */
-const spare: ArrayBuffer[] = [];
-const SPARE_MAX = 4;
+const spare = new SpareBuffers(4);
 /** Parts moved here whole (EncoderWorker.load), by id, until dropped. */
 const parts = new Map<number, Float32Array>();
-
-/** A Float32Array of `length` floats at offset 0 of a spare buffer that is large enough, or a new one. */
-function outputBuffer(length: number): Float32Array {
-  const i = spare.findIndex((b) => b.byteLength >= length * 4);
-  const buffer = i >= 0 ? spare.splice(i, 1)[0] : new ArrayBuffer(length * 4);
-  return new Float32Array(buffer, 0, length);
-}
 
 port.on('message', (msg: EncoderToThread) => {
   if (msg.type === 'close') {
@@ -37,7 +30,7 @@ port.on('message', (msg: EncoderToThread) => {
     return;
   }
   if (msg.type === 'recycle') {
-    if (spare.length < SPARE_MAX) spare.push(msg.buffer);
+    spare.give(msg.buffer);
     return;
   }
   if (msg.type === 'load') {
@@ -71,7 +64,7 @@ port.on('message', (msg: EncoderToThread) => {
       } else {
         // Pre-allocated fetch: ORT writes the activations into our buffer (no copy of a
         // rows × d_sae array per batch, and no fresh pages when the main thread recycles them).
-        acts = outputBuffer(msg.rows * dSae);
+        acts = spare.float32(msg.rows * dSae);
         await session!.run(feeds, { [options.outputName]: new ort.Tensor('float32', acts, [msg.rows, dSae]) });
       }
       const seconds = (performance.now() - t0) / 1000;
