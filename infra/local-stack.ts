@@ -3,6 +3,7 @@
 // that started them, plus a Prometheus when asked (infra/prometheus-service.ts). Pids, logs and
 // data live under one dataDir.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,6 +31,7 @@ import {
 } from './processes.js';
 import { DEFAULT_PROMETHEUS_PORT, startPrometheus, stopPrometheus } from './prometheus-service.js';
 import { resolveServiceBinary, type ServiceBinary } from './service-binaries.js';
+import { withStackLock } from './stack-lock.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -367,6 +369,13 @@ interface UpResult {
 export async function devUp(opts: LocalStackOptions): Promise<LocalStackEndpoints> {
   const r = resolveOptions(opts);
   await mkdir(r.dataDir, { recursive: true });
+  return withStackLock(r.dataDir, lockWaitMs(r), () => devUpLocked(opts, r));
+}
+
+/** How long a second command waits for the first to start the stack: binaries may be installing. */
+const lockWaitMs = (r: Resolved) => 10 * 60_000 + r.readyTimeoutMs;
+
+async function devUpLocked(opts: LocalStackOptions, r: Resolved): Promise<LocalStackEndpoints> {
   const services = servicesOf(r);
   const results = await Promise.allSettled(services.map((svc) => ensureRunning(svc, r)));
   const started = services.flatMap((svc, i) => {
@@ -559,6 +568,12 @@ type StopOutcome = 'terminated' | 'killed' | 'not-running';
  */
 export async function devDown(opts: LocalStackOptions): Promise<Record<ServiceName, StopOutcome> & { prometheus?: StopOutcome }> {
   const r = resolveOptions(opts);
+  // Without a data dir nothing was started from it, and there is nowhere to put the lock.
+  if (!existsSync(r.dataDir)) return { temporal: 'not-running', s3: 'not-running' };
+  return withStackLock(r.dataDir, lockWaitMs(r), () => devDownLocked(r));
+}
+
+async function devDownLocked(r: Resolved): Promise<Record<ServiceName, StopOutcome> & { prometheus?: StopOutcome }> {
   const prometheus = await stopPrometheus(r.dataDir, r.stopGraceMs);
   const results = await Promise.all(
     servicesOf(r).map(async (svc) => {

@@ -1,6 +1,7 @@
 // Exercises the real local stack (Temporal dev server + SeaweedFS) on private ports in a temp dir.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -166,4 +167,34 @@ test('stop then start on the same dataDir keeps objects, namespace and runs', as
     const run = await client.workflow.getHandle(WORKFLOW_ID).describe();
     assert.equal(run.status.name, 'RUNNING');
   });
+});
+
+test('two processes bringing the stack up at the same moment share one set of services', async () => {
+  // A worker started in one terminal and `thresher run start` in another both call devUp.
+  await devDown(stack!.options);
+  const script =
+    "const { devUp } = await import(process.argv[1]); " +
+    'const e = await devUp(JSON.parse(process.argv[2])); console.log(JSON.stringify(e));';
+  const moduleUrl = new URL('../infra/local-stack.js', import.meta.url).href;
+  const runs = await Promise.all([0, 1].map(() => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, moduleUrl, JSON.stringify(stack!.options)]);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  })));
+  for (const r of runs) assert.equal(r.code, 0, r.err);
+  const [a, b] = runs.map((r) => JSON.parse(r.out.trim().split('\n').at(-1)!) as LocalStackEndpoints);
+  assert.deepEqual(a, b);
+  // Exactly one of them started each service; the other waited and reused it.
+  const started = runs.map((r) => r.err.split('\n').filter((l) => l.includes('"msg":"service starting"')).length);
+  assert.deepEqual([...started].sort(), [0, 2]);
+  const status = await devStatus(stack!.options);
+  assert.equal(status.temporal.up, true, status.temporal.detail);
+  assert.equal(status.s3.up, true, status.s3.detail);
+  // The pid files still name the running servers, so devDown can stop them.
+  assert.ok(Number.isInteger(status.temporal.pid) && Number.isInteger(status.s3.pid));
+  endpoints = a;
+  assert.deepEqual(await devDown(stack!.options), { temporal: 'terminated', s3: 'terminated' });
 });
