@@ -14,6 +14,7 @@ import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { genreScores, type GenresFile } from '../core/stats/genre-scores.js';
 import { featureLogitEffects, loadLogitWeights, logitWeightNamesForHook, type LogitEffects } from '../core/stats/logit-effects.js';
 import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
+import { STATS_GROUPS_PER_PAGE, groupPartKeys, readGroupPartKeys, writeStatsPlan } from '../core/stats/stats-plan.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
@@ -49,7 +50,7 @@ export async function loadDictionaryCfg(store: ObjectStore, layout: RunLayout, t
 
 export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
   return {
-    /** The hook's parts (from the shard manifests) in groups of `partsPerGroup`, keys only. */
+    /** The hook's parts (from the shard manifests) in groups of `partsPerGroup`, stored as plan pages; counts returned. */
     async planStats(input: FeatureStatsInput): Promise<StatsPlan> {
       return withHeartbeat(() => ({}), FATAL, async (_beat, signal) => {
         const layout = new RunLayout(input.outputUri, input.runId);
@@ -59,29 +60,33 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
         }
         const { parts, width } = await listHookParts(store, layout, cfg.hook_name!);
         if (width !== cfg.d_in) throw new ConfigError(`hook ${cfg.hook_name} has width ${width}, dictionary ${input.trainingId} has d_in ${cfg.d_in}`);
-        const per = Math.max(1, input.partsPerGroup ?? 8);
-        const groups: string[][] = [];
-        for (let i = 0; i < parts.length; i += per) groups.push(parts.slice(i, i + per).map((p) => p.key));
-        return { hook: cfg.hook_name!, dIn: cfg.d_in, dSae: cfg.d_sae, groups, rows: parts.reduce((a, p) => a + p.rows, 0) };
+        const groups = groupPartKeys(parts.map((p) => p.key), input.partsPerGroup ?? 8);
+        await writeStatsPlan(store, layout, input.trainingId, groups, STATS_GROUPS_PER_PAGE, signal);
+        return {
+          hook: cfg.hook_name!, dIn: cfg.d_in, dSae: cfg.d_sae, groups: groups.length, groupsPerPage: STATS_GROUPS_PER_PAGE,
+          parts: parts.length, rows: parts.reduce((a, p) => a + p.rows, 0), partialsPrefix: layout.statsPartialsPrefix(input.trainingId),
+        };
       });
     },
 
     /**
-     * Encodes every row of `partKeys` with the dictionary's encoder (in a worker thread, while the
-     * next part downloads) and stores their FeatureSummary under a key fixed by the group index.
+     * Encodes every row of the group's parts (keys from the plan page) with the dictionary's encoder
+     * (in a worker thread, while the next part downloads) and stores their FeatureSummary under a
+     * key fixed by the group index.
      */
     async summarisePart(task: SummariseTask): Promise<SummaryRef> {
       const progress: StatsHeartbeat = { partsDone: 0, rowsDone: 0 };
       return withHeartbeat(() => ({ ...progress }), FATAL, async (beat, signal) => {
         const layout = new RunLayout(task.outputUri, task.runId);
         const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
+        const partKeys = await readGroupPartKeys(store, layout, task.trainingId, task.index, task.groupsPerPage, signal);
         const model = await store.getBytes(layout.bucket, layout.dictionaryEncoderKey(task.trainingId), signal);
         const summary = new FeatureSummary({ dSae: cfg.d_sae, ...(task.topK !== undefined && { topK: task.topK }) });
         const encoder = await openEncoderWorker({ model, dIn: cfg.d_in });
         try {
           // Pipelined: the encoder thread computes the next batch while this thread adds the current one.
           await summariseParts({
-            partKeys: task.partKeys,
+            partKeys,
             fetchPart: (key, sig) => store.getBytes(layout.bucket, key, sig),
             encoder, summary, dIn: cfg.d_in, signal,
             ...(task.encodeBatchRows !== undefined && { batchRows: Math.max(1, Math.floor(task.encodeBatchRows)) }),
@@ -97,7 +102,7 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
         }
         const key = layout.statsPartialKey(task.trainingId, 0, task.index);
         await store.put(layout.bucket, key, encodeSummary(summary), { contentType: 'application/octet-stream', signal });
-        return { key, tokens: summary.tokens, parts: task.partKeys.length };
+        return { key, tokens: summary.tokens, parts: partKeys.length };
       });
     },
 

@@ -16,6 +16,7 @@ import { encodeRows, FeatureSummary } from '../core/stats/feature-summary.js';
 import type { GenreScore } from '../core/stats/genre-scores.js';
 import { featureLogitEffects, loadLogitWeights } from '../core/stats/logit-effects.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
+import { readGroupPartKeys } from '../core/stats/stats-plan.js';
 import { SeededRandom } from '../core/random/seeded-random.js';
 import { sha256Hex } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
@@ -262,4 +263,79 @@ test('logit effects come from the run model\'s initializers when the hook is the
   const genres = await store.getJson<{ genres: unknown[]; note: string }>(layout.bucket, result.keys.genres);
   assert.deepEqual(genres.genres, []);
   assert.match(genres.note, /no labels/);
+});
+
+/** Every payload of a history, decoded as text (the JSON converter's payloads are UTF-8 JSON). */
+function payloadTexts(node: unknown, out: string[] = []): string[] {
+  if (node instanceof Uint8Array) return out;
+  if (Array.isArray(node)) {
+    for (const v of node) payloadTexts(v, out);
+  } else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'data' && v instanceof Uint8Array) out.push(Buffer.from(v).toString('utf8'));
+      else payloadTexts(v, out);
+    }
+  }
+  return out;
+}
+
+test('FeatureStats continues as new through summarising and merging, with part keys only in S3, and gets the one-pass summary', { timeout: 150_000 }, async () => {
+  const runId = 'stats-chain';
+  const trainingId = 'planted-d6';
+  const layout = await writeLabelledRun(runId);
+  const w = dictionary();
+  await writeDictionary(layout, trainingId, w);
+  // 6 summarise + 5 merge activities, 2 per execution: the chain crosses from summarising into
+  // merging and continues in the middle of the tree.
+  const input: FeatureStatsInput = {
+    runId, outputUri: output, trainingId, partsPerGroup: 1, fanIn: 2, concurrency: 2, activitiesPerExecution: 2, exampleWindows: false, featureBrowser: false,
+  };
+  const workflowId = statsWorkflowId(runId, trainingId);
+  const handle = await h!.client.workflow.start('featureStats', { taskQueue: ORCHESTRATION_QUEUE, workflowId, args: [input] });
+  h!.track(handle);
+  const result = await withTimeout('the chained statistics workflow', 120_000, handle.result()) as StatsResult;
+  assert.equal(result.parts, SHARDS * PARTS_PER_SHARD);
+  assert.equal(result.tokens, SHARDS * PARTS_PER_SHARD * ROWS);
+
+  const runIds = [handle.firstExecutionRunId];
+  const texts: string[] = [];
+  for (;;) {
+    const history = await h!.client.workflow.getHandle(workflowId, runIds.at(-1)).fetchHistory();
+    payloadTexts(history.events, texts);
+    const next = history.events?.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)?.workflowExecutionContinuedAsNewEventAttributes;
+    if (!next?.newExecutionRunId) break;
+    runIds.push(next.newExecutionRunId);
+    assert.ok(runIds.length < 20, 'the chain ends');
+  }
+  // Summarise 0–1 | 2–3 | 4–5 | merges (1,0) (1,1) | (1,2) (2,0) | (3,0).
+  assert.equal(runIds.length, 6, `executions: ${runIds.join(', ')}`);
+  assert.ok(texts.length > 20, `history payloads were read (${texts.length})`);
+  assert.deepEqual(texts.filter((t) => t.includes(layout.activationPrefix(HOOK))), [], 'no activation part key in any history');
+  const page = await h!.store.getJson<{ firstGroup: number; groups: string[][] }>(layout.bucket, layout.statsPlanPageKey(trainingId, 0));
+  assert.deepEqual(page.groups, Array.from({ length: SHARDS * PARTS_PER_SHARD }, (_, i) => [layout.partKey(HOOK, Math.floor(i / PARTS_PER_SHARD), i % PARTS_PER_SHARD)]));
+
+  const progress = await h!.client.workflow.getHandle(workflowId).query<StatsProgress>('progress');
+  assert.deepEqual(
+    { phase: progress.phase, groups: progress.groups, groupsDone: progress.groupsDone, mergesDone: progress.mergesDone, tokens: progress.tokensSummarised },
+    { phase: 'done', groups: 6, groupsDone: 6, mergesDone: 5, tokens: result.tokens },
+  );
+  const first = await h!.client.workflow.getHandle(workflowId, runIds[0]).fetchHistory();
+  const firstStart = Number(first.events![0].eventTime!.seconds) * 1000;
+  assert.ok(Math.abs(progress.startedAt - firstStart) < 5_000, 'the start time is the first execution\'s');
+
+  // Identical to a one-pass summary of every part (exact: dyadic values).
+  const onePass = new FeatureSummary({ dSae: D_SAE });
+  for (let shard = 0; shard < SHARDS; shard++) {
+    for (let part = 0; part < PARTS_PER_SHARD; part++) {
+      const { meta, cols } = await readActivationPart(await h!.store.getBytes(layout.bucket, layout.partKey(HOOK, shard, part)));
+      onePass.add(encodeRows(w, cols.values), { shard: meta.shard, doc: cols.doc, context: cols.context, position: cols.position, token: cols.token, label: cols.label });
+    }
+  }
+  assert.deepEqual(snapshot(decodeSummary(await h!.store.getBytes(layout.bucket, result.keys.summary))), snapshot(onePass));
+});
+
+test('a summarise task whose plan page is missing fails naming the page', { timeout: 30_000 }, async () => {
+  const layout = new RunLayout(output, 'stats-no-plan');
+  await assert.rejects(readGroupPartKeys(h!.store, layout, 'gone', 1234, 1000), (err: Error) =>
+    err.name === 'ConfigError' && err.message.includes(`s3://${layout.bucket}/${layout.statsPlanPageKey('gone', 1)}`) && err.message.includes('part group 1234'));
 });

@@ -1,38 +1,45 @@
-import { ApplicationFailure, allHandlersFinished, condition, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure, allHandlersFinished, condition, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo,
+} from '@temporalio/workflow';
 import type { ReportActivities } from '../activities/report-activities.js';
 import type { ExampleActivities } from '../activities/stats-example-activities.js';
 import type { StatsActivities } from '../activities/stats-activities.js';
+import { mergeChildren, mergeLevelSizes, mergeNodeKey, partialSummaryKey } from '../core/stats/merge-tree.js';
 import {
+  STATS_ACTIVITIES_PER_EXECUTION,
   STATS_QUEUE,
   type FeatureStatsInput,
+  type StatsCarried,
   type StatsPlan,
   type StatsProgress,
   type StatsResult,
-  type SummaryRef,
 } from './stats-types.js';
 
 export const statsProgressQuery = defineQuery<StatsProgress>('progress');
 
-// Deterministic key of a merge node; mirrors RunLayout.statsPartialKey (workflows cannot import the
-// layout's S3 parsing, so the activity-given level-0 keys' prefix is reused).
-const levelKey = (level0Key: string, level: number, index: number): string =>
-  level0Key.replace(/partials\/level-\d+\/summary-\d+\.bin$/, `partials/level-${String(level).padStart(2, '0')}/summary-${String(index).padStart(6, '0')}.bin`);
-
 /**
- * FeatureStats: the statistics of one dictionary over its hook's activations. summarisePart runs
- * over groups of parts (at most `concurrency` at once) and stores partial summaries in S3; they
- * are merged in a tree of fan-in `fanIn`; writeExampleWindows cuts the examples' context windows
- * (examples.parquet); finalizeStats writes the per-feature Parquet, logit
- * effects and the genre table; writeFeatureBrowser writes the static browser last. The history holds
- * keys and counts only.
+ * FeatureStats: the statistics of one dictionary over its hook's activations. planStats stores the
+ * part groups in S3; summarisePart runs over them (at most `concurrency` at once) and stores partial
+ * summaries; they are merged in a tree of fan-in `fanIn` (core/stats/merge-tree.ts); then
+ * writeExampleWindows cuts the examples' context windows (examples.parquet), finalizeStats writes
+ * the per-feature Parquet, logit effects and the genre table, and writeFeatureBrowser writes the
+ * static browser last. The history holds keys and counts only, and the workflow continues as new
+ * every `activitiesPerExecution` activities carrying a cursor, so 100,000 parts fit.
  */
 export async function featureStats(input: FeatureStatsInput): Promise<StatsResult> {
-  const startedAt = Date.now();
+  const carried = input.carried;
   const progress: StatsProgress = {
     runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId,
-    phase: 'planning', groups: 0, groupsDone: 0, tokensSummarised: 0, mergesDone: 0, startedAt,
+    phase: carried ? carried.cursor.phase : 'planning',
+    groups: carried?.plan.groups ?? 0, groupsDone: carried?.groupsDone ?? 0,
+    tokensSummarised: carried?.tokensSummarised ?? 0, mergesDone: carried?.mergesDone ?? 0,
+    startedAt: carried?.startedAt ?? Date.now(),
   };
   setHandler(statsProgressQuery, () => ({ ...progress }));
+  const perExecution = input.activitiesPerExecution ?? STATS_ACTIVITIES_PER_EXECUTION;
+  if (!Number.isInteger(perExecution) || perExecution < 1) {
+    throw ApplicationFailure.nonRetryable(`activitiesPerExecution must be a positive integer, got ${perExecution}`, 'InvalidInput');
+  }
 
   const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: input.maxAttempts ?? 5, nonRetryableErrorTypes: ['ConfigError'] };
   const acts = proxyActivities<StatsActivities & ExampleActivities & ReportActivities>({
@@ -43,68 +50,89 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
   });
 
   let plan: StatsPlan;
-  try {
-    plan = await acts.planStats(input);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(`statistics of ${input.trainingId} (run ${input.runId}) could not be planned: ${causeMessage(err)}`, 'PlanFailed');
+  if (carried) {
+    plan = carried.plan;
+  } else {
+    try {
+      plan = await acts.planStats(input);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`statistics of ${input.trainingId} (run ${input.runId}) could not be planned: ${causeMessage(err)}`, 'PlanFailed');
+    }
+    progress.groups = plan.groups;
   }
-  progress.phase = 'summarising';
-  progress.groups = plan.groups.length;
-
+  const ref = { runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId };
   const concurrency = Math.max(1, input.concurrency ?? 8);
   const fanIn = Math.max(2, input.fanIn ?? 16);
-  const partials: SummaryRef[] = new Array(plan.groups.length);
+
   let running = 0;
+  let dispatched = 0;
   let fatal: unknown;
   const settle = async (fn: () => boolean): Promise<void> => {
     await condition(() => fatal !== undefined || fn());
     if (fatal !== undefined) throw fatal;
   };
-  for (const [index, partKeys] of plan.groups.entries()) {
-    await settle(() => running < concurrency);
+  const launch = (activity: Promise<unknown>): void => {
     running++;
-    acts.summarisePart({
-      runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId, partKeys, index,
-      ...(input.encodeBatchRows !== undefined && { encodeBatchRows: input.encodeBatchRows }),
-      ...(input.topK !== undefined && { topK: input.topK }),
-    }).then((ref) => {
-      partials[index] = ref;
-      progress.groupsDone++;
-      progress.tokensSummarised += ref.tokens;
-    }).catch((err) => void (fatal ??= err)).finally(() => void running--);
-  }
-  await settle(() => running === 0);
+    dispatched++;
+    activity.catch((err) => void (fatal ??= err)).finally(() => void running--);
+  };
+  // Before each dispatch: past this execution's budget, drain and continue as new from `cursor`.
+  const handOffIfDue = async (cursor: StatsCarried['cursor']): Promise<void> => {
+    if (dispatched < perExecution && !workflowInfo().continueAsNewSuggested) return;
+    await settle(() => running === 0);
+    await condition(allHandlersFinished);
+    const next: StatsCarried = { plan, cursor, groupsDone: progress.groupsDone, tokensSummarised: progress.tokensSummarised, mergesDone: progress.mergesDone, startedAt: progress.startedAt };
+    await continueAsNew<typeof featureStats>({ ...input, carried: next }); // throws: this execution ends here
+  };
 
-  progress.phase = 'merging';
-  let level = partials.map((p) => p.key);
-  for (let depth = 1; level.length > 1; depth++) {
-    const groups: string[][] = [];
-    for (let i = 0; i < level.length; i += fanIn) groups.push(level.slice(i, i + fanIn));
-    const next: string[] = new Array(groups.length);
-    for (const [index, keys] of groups.entries()) {
+  const start = carried?.cursor ?? { phase: 'summarising' as const, nextGroup: 0 };
+  if (start.phase === 'summarising') {
+    progress.phase = 'summarising';
+    for (let index = start.nextGroup; index < plan.groups; index++) {
+      await handOffIfDue({ phase: 'summarising', nextGroup: index });
       await settle(() => running < concurrency);
-      if (keys.length === 1) { next[index] = keys[0]; continue; }
-      running++;
-      acts.mergeSummaries({ runId: input.runId, outputUri: input.outputUri, keys, outKey: levelKey(partials[0].key, depth, index) })
-        .then((ref) => { next[index] = ref.key; progress.mergesDone++; })
-        .catch((err) => void (fatal ??= err)).finally(() => void running--);
+      launch(acts.summarisePart({
+        ...ref, index, groupsPerPage: plan.groupsPerPage,
+        ...(input.encodeBatchRows !== undefined && { encodeBatchRows: input.encodeBatchRows }),
+        ...(input.topK !== undefined && { topK: input.topK }),
+      }).then((summary) => {
+        progress.groupsDone++;
+        progress.tokensSummarised += summary.tokens;
+      }));
     }
     await settle(() => running === 0);
-    level = next;
   }
 
+  progress.phase = 'merging';
+  const sizes = mergeLevelSizes(plan.groups, fanIn);
+  const from = start.phase === 'merging' ? start : { level: 1, index: 0 };
+  for (let level = from.level; level < sizes.length; level++) {
+    for (let index = level === from.level ? from.index : 0; index < sizes[level]; index++) {
+      const children = mergeChildren(sizes, fanIn, level, index);
+      if (children.length === 1) continue; // the node is its child (merge-tree.ts)
+      await handOffIfDue({ phase: 'merging', level, index });
+      await settle(() => running < concurrency);
+      launch(acts.mergeSummaries({
+        runId: input.runId, outputUri: input.outputUri,
+        keys: children.map((child) => mergeNodeKey(plan.partialsPrefix, sizes, fanIn, level - 1, child)),
+        outKey: partialSummaryKey(plan.partialsPrefix, level, index),
+      }).then(() => void progress.mergesDone++));
+    }
+    // The next level reads this one's summaries.
+    await settle(() => running === 0);
+  }
+  const rootKey = mergeNodeKey(plan.partialsPrefix, sizes, fanIn, sizes.length - 1, 0);
+
   progress.phase = 'examples';
-  if (input.exampleWindows !== false) await acts.writeExampleWindows({ runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId, summaryKey: level[0] });
+  if (input.exampleWindows !== false) await acts.writeExampleWindows({ ...ref, summaryKey: rootKey });
 
   progress.phase = 'finalising';
-  const result = await acts.finalizeStats({
-    runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId, summaryKey: level[0], parts: plan.groups.reduce((a, g) => a + g.length, 0),
-  });
+  const result = await acts.finalizeStats({ ...ref, summaryKey: rootKey, parts: plan.parts });
   // The browser is written after result.json, from the stored outputs, exactly as
   // `thresher report` would rewrite it.
   if (input.featureBrowser !== false) {
     progress.phase = 'report';
-    const report = await acts.writeFeatureBrowser({ runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId });
+    const report = await acts.writeFeatureBrowser(ref);
     result.reportUri = report.indexUri;
   }
   progress.phase = 'done';

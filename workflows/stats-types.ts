@@ -38,22 +38,51 @@ export interface FeatureStatsInput extends RunRef {
   featureBrowser?: boolean;
   maxAttempts?: number;
   heartbeatTimeoutSeconds?: number;
+  /** Activities one execution dispatches before it continues as new. Default STATS_ACTIVITIES_PER_EXECUTION. */
+  activitiesPerExecution?: number;
+  /** Set by the workflow itself when it continues as new. */
+  carried?: StatsCarried;
 }
 
+/**
+ * Summarise and merge activities per execution: each costs a few history events, so a run of
+ * 100,000 parts (12,500 groups, ~830 merges) spans about 14 executions, each far from Temporal's
+ * history limits.
+ */
+export const STATS_ACTIVITIES_PER_EXECUTION = 1000;
+
+/** Counts and prefixes only: the groups' part keys are in S3 (core/stats/stats-plan.ts). */
 export interface StatsPlan {
   hook: string;
   dIn: number;
   dSae: number;
-  /** Part keys per group, in key order. */
-  groups: string[][];
+  /** Part groups, one summarisePart each. */
+  groups: number;
+  /** Groups per plan page (the page of group i is ⌊i / groupsPerPage⌋). */
+  groupsPerPage: number;
+  parts: number;
   rows: number;
+  /** Where the merge tree's summaries go (core/stats/merge-tree.ts derives every key from it). */
+  partialsPrefix: string;
+}
+
+/** Where a FeatureStats execution resumes after continuing as new. */
+export interface StatsCarried {
+  plan: StatsPlan;
+  /** 'summarising': the next group to dispatch; 'merging': the next node (level ≥ 1, index) to merge. */
+  cursor: { phase: 'summarising'; nextGroup: number } | { phase: 'merging'; level: number; index: number };
+  groupsDone: number;
+  tokensSummarised: number;
+  mergesDone: number;
+  startedAt: number;
 }
 
 export interface SummariseTask extends RunRef {
   trainingId: string;
-  partKeys: string[];
   /** Index of the group: names its partial summary (deterministic, so a retry overwrites). */
   index: number;
+  /** The plan's groupsPerPage, to find the group's page. */
+  groupsPerPage: number;
   encodeBatchRows?: number;
   topK?: number;
 }

@@ -1,4 +1,5 @@
 import { parseS3Uri } from '../config/run-config.js';
+import { partialSummaryKey } from '../stats/merge-tree.js';
 
 /**
  * Where each object of a run lives. Keys are pure functions of (run, shard, part, hook), so a
@@ -99,9 +100,17 @@ export class RunLayout {
   statsPrefix(trainingId: string): string {
     return `${this.root}/stats/${trainingId}/`;
   }
+  /** Partial and intermediate summaries of the merge tree (core/stats/merge-tree.ts). */
+  statsPartialsPrefix(trainingId: string): string {
+    return `${this.statsPrefix(trainingId)}partials/`;
+  }
   /** A partial or intermediate summary (summary-codec.ts), named by its tree level and index. */
   statsPartialKey(trainingId: string, level: number, index: number): string {
-    return `${this.statsPrefix(trainingId)}partials/level-${pad(level, 2)}/summary-${pad(index, 6)}.bin`;
+    return partialSummaryKey(this.statsPartialsPrefix(trainingId), level, index);
+  }
+  /** One page of the statistics plan: the part keys of consecutive part groups (stats-plan.ts). */
+  statsPlanPageKey(trainingId: string, page: number): string {
+    return `${this.statsPrefix(trainingId)}plan/groups-${pad(page, 5)}.json`;
   }
   /** The merged summary, the per-feature Parquet, example windows, logit effects and the genre table. */
   statsKeys(trainingId: string): StatsKeys {

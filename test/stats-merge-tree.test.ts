@@ -1,0 +1,54 @@
+// The statistics stage's merge tree and plan grouping, as pure functions: the FeatureStats
+// workflow derives every summary key from them when it continues as new mid-tree.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mergeChildren, mergeLevelSizes, mergeNodeKey, partialSummaryKey } from '../core/stats/merge-tree.js';
+import { groupPartKeys } from '../core/stats/stats-plan.js';
+import { RunLayout } from '../core/storage/run-layout.js';
+
+const P = 'runs/r/stats/t/partials/';
+
+test('level sizes shrink by the fan-in down to one root', () => {
+  assert.deepEqual(mergeLevelSizes(6, 2), [6, 3, 2, 1]);
+  assert.deepEqual(mergeLevelSizes(1, 16), [1]);
+  assert.deepEqual(mergeLevelSizes(16, 16), [16, 1]);
+  assert.deepEqual(mergeLevelSizes(17, 16), [17, 2, 1]);
+  // 100,000 parts in groups of 8, merged 16 at a time: 830 merge activities at most.
+  const sizes = mergeLevelSizes(12_500, 16);
+  assert.deepEqual(sizes, [12_500, 782, 49, 4, 1]);
+  assert.throws(() => mergeLevelSizes(0, 2), /leaves must be a positive integer, got 0/);
+  assert.throws(() => mergeLevelSizes(4, 1), /fanIn must be an integer ≥ 2, got 1/);
+});
+
+test('children cover each level exactly once, and a lone child stands in for its parent', () => {
+  for (const [leaves, fanIn] of [[6, 2], [17, 16], [100, 3], [1, 4]] as const) {
+    const sizes = mergeLevelSizes(leaves, fanIn);
+    for (let level = 1; level < sizes.length; level++) {
+      const all = Array.from({ length: sizes[level] }, (_, i) => mergeChildren(sizes, fanIn, level, i)).flat();
+      assert.deepEqual(all, Array.from({ length: sizes[level - 1] }, (_, i) => i), `${leaves}/${fanIn} level ${level}`);
+    }
+  }
+  const sizes = mergeLevelSizes(6, 2);
+  // 6 → 3 → 2 → 1: node (2, 1) has the single child (1, 2), which is written.
+  assert.deepEqual(mergeChildren(sizes, 2, 2, 1), [2]);
+  assert.equal(mergeNodeKey(P, sizes, 2, 2, 1), partialSummaryKey(P, 1, 2));
+  assert.equal(mergeNodeKey(P, sizes, 2, 3, 0), partialSummaryKey(P, 3, 0));
+  assert.equal(mergeNodeKey(P, sizes, 2, 0, 5), `${P}level-00/summary-000005.bin`);
+  // A chain of lone children falls through several levels: 17 leaves, fan-in 16 → node (1, 1) is leaf 16.
+  const s17 = mergeLevelSizes(17, 16);
+  assert.equal(mergeNodeKey(P, s17, 16, 1, 1), partialSummaryKey(P, 0, 16));
+  // One group: the root is the leaf itself.
+  assert.equal(mergeNodeKey(P, mergeLevelSizes(1, 16), 16, 0, 0), partialSummaryKey(P, 0, 0));
+});
+
+test('RunLayout names the partials with the same function the workflow uses', () => {
+  const layout = new RunLayout('s3://b/runs', 'r');
+  assert.equal(layout.statsPartialKey('t', 2, 7), partialSummaryKey(layout.statsPartialsPrefix('t'), 2, 7));
+  assert.equal(layout.statsPartialsPrefix('t'), P);
+});
+
+test('part keys are grouped in order, the last group shorter', () => {
+  assert.deepEqual(groupPartKeys(['a', 'b', 'c', 'd', 'e'], 2), [['a', 'b'], ['c', 'd'], ['e']]);
+  assert.deepEqual(groupPartKeys(['a'], 8), [['a']]);
+  assert.throws(() => groupPartKeys(['a'], 0), /partsPerGroup must be a positive integer, got 0/);
+});
