@@ -11,17 +11,29 @@ export interface PartRef {
   rows: number;
 }
 
+const MANIFEST_READS_IN_FLIGHT = 16;
+
 /** Every part of one hook in a run, from the shard manifests (the only record of complete shards). */
 export async function listHookParts(store: ObjectStore, layout: RunLayout, hook: string): Promise<{ parts: PartRef[]; width: number }> {
   const parts: PartRef[] = [];
   let width = 0;
-  for await (const o of store.list(layout.bucket, layout.manifestPrefix)) {
-    const m = await store.getJson<ShardManifest>(layout.bucket, o.key);
-    const w = m.hooks[hook]?.width;
-    if (w === undefined) throw new ConfigError(`run ${layout.runId} did not harvest hook ${hook} (it has ${Object.keys(m.hooks).join(', ')})`);
-    width = w;
-    for (const p of m.parts) if (p.hook === hook) parts.push({ key: p.key, rows: p.rows });
-  }
+  const keys: string[] = [];
+  for await (const o of store.list(layout.bucket, layout.manifestPrefix)) keys.push(o.key);
+  // A run of 100,000 shards has as many manifests: read MANIFEST_READS_IN_FLIGHT at a time.
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    for (let i = next++; i < keys.length; i = next++) {
+      const m = await store.getJson<ShardManifest>(layout.bucket, keys[i]);
+      const w = m.hooks[hook]?.width;
+      if (w === undefined) {
+        next = keys.length; // the other readers stop too
+        throw new ConfigError(`run ${layout.runId} did not harvest hook ${hook} (it has ${Object.keys(m.hooks).join(', ')})`);
+      }
+      width = w;
+      for (const p of m.parts) if (p.hook === hook) parts.push({ key: p.key, rows: p.rows });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MANIFEST_READS_IN_FLIGHT, keys.length) }, reader));
   // Config errors: no retry can make a missing hook or an empty run appear.
   if (!parts.length) throw new ConfigError(`run ${layout.runId} has no complete shards to train on (no manifests under ${layout.manifestPrefix})`);
   parts.sort((a, b) => (a.key < b.key ? -1 : 1));
