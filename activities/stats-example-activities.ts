@@ -1,7 +1,10 @@
 // The statistics stage's example windows (issue #4's "top-k activating examples with ±N tokens of
-// context"): a thin adapter over core/stats/example-windows-builder.ts that gives it the run's
-// corpus, model (cut to the dictionary's hook, in its inference thread) and the dictionary's
-// encoder (in its own thread), and writes examples.parquet. Only keys and counts cross Temporal.
+// context"): thin adapters over core/stats/example-windows-builder.ts. planExampleWindows splits
+// the merged summary's examples by shard into tasks (core/stats/example-window-tasks.ts);
+// writeExampleWindows cuts one task's windows, with the run's corpus, model (cut to the
+// dictionary's hook, in its inference thread) and the dictionary's encoder (in its own thread);
+// gatherExampleWindows writes examples.parquet from the tasks' parts. Only keys and counts cross
+// Temporal.
 import { withHeartbeat } from './heartbeat.js';
 import { loadDictionaryCfg } from './stats-activities.js';
 import { RunResources } from '../core/harvest/run-resources.js';
@@ -9,14 +12,15 @@ import { loadRunConfig } from '../core/harvest/run-plan.js';
 import { shardContexts } from '../core/harvest/shard-contexts.js';
 import type { ShardManifest } from '../core/harvest/shard-manifest.js';
 import { openEncoderWorker } from '../core/stats/encoder-worker.js';
+import { SHARDS_PER_WINDOW_TASK, WINDOW_TARGETS_FORMAT, splitTargetsByShard, type WindowTargetsFile } from '../core/stats/example-window-tasks.js';
 import { buildExampleWindows, exampleTargets, reluFeatureActivation } from '../core/stats/example-windows-builder.js';
 import { decodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
-import { encodeExampleWindows } from '../core/stats/example-windows.js';
+import { encodeExampleWindows, readExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
 import { ConfigError } from '../core/config/run-config.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
-import type { ExampleWindowsTask, ExampleWindowsRef } from '../workflows/stats-types.js';
+import type { ExampleWindowsRef, ExampleWindowsTask, GatherWindowsTask, WindowPlan, WindowPlanTask } from '../workflows/stats-types.js';
 
 export interface ExampleActivityDeps {
   store: ObjectStore;
@@ -25,18 +29,36 @@ export interface ExampleActivityDeps {
 }
 
 const FATAL = new Set(['ConfigError', 'CorpusChangedError', 'CorruptShardError', 'ExecutionProviderError']);
+const DEFAULT_RADIUS = 4;
 
 export function createExampleActivities({ store, cacheDir }: ExampleActivityDeps) {
   return {
-    /** Cuts the ±radius windows of every example in the merged summary and stores examples.parquet. */
+    /** Splits the merged summary's examples by shard into window tasks, whose targets go to S3. */
+    async planExampleWindows(task: WindowPlanTask): Promise<WindowPlan> {
+      return withHeartbeat(() => ({}), FATAL, async (_beat, signal) => {
+        const layout = new RunLayout(task.outputUri, task.runId);
+        const summary = decodeSummary(await store.getBytes(layout.bucket, task.summaryKey, signal));
+        const targets = exampleTargets(Array.from({ length: summary.dSae }, (_, i) => summary.view(i)));
+        const tasks = splitTargetsByShard(targets, task.shardsPerTask ?? SHARDS_PER_WINDOW_TASK);
+        for (const [index, t] of tasks.entries()) {
+          const file: WindowTargetsFile = { format: WINDOW_TARGETS_FORMAT, task: index, ...t };
+          await store.putJson(layout.bucket, layout.statsWindowTargetsKey(task.trainingId, index), file, signal);
+        }
+        return { tasks: tasks.length, windows: targets.length };
+      });
+    },
+
+    /** Cuts the ±radius windows of one task's examples and stores them as a window part. */
     async writeExampleWindows(task: ExampleWindowsTask): Promise<ExampleWindowsRef> {
       const progress = { shardsDone: 0, shards: 0, windows: 0 };
       return withHeartbeat(() => ({ ...progress }), FATAL, async (beat, signal) => {
         const layout = new RunLayout(task.outputUri, task.runId);
         const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
-        const summary = decodeSummary(await store.getBytes(layout.bucket, task.summaryKey, signal));
-        const views = Array.from({ length: summary.dSae }, (_, i) => summary.view(i));
-        const targets = exampleTargets(views);
+        const targetsKey = layout.statsWindowTargetsKey(task.trainingId, task.task);
+        const file = await store.getJsonIfExists<WindowTargetsFile>(layout.bucket, targetsKey, signal);
+        if (file?.format !== WINDOW_TARGETS_FORMAT) {
+          throw new ConfigError(`example-window targets s3://${layout.bucket}/${targetsKey} are ${file ? `in format ${JSON.stringify(file.format)}` : 'missing'}; start the statistics again to re-plan them`);
+        }
 
         const config = await loadRunConfig(store, layout);
         const resources = new RunResources(store, cacheDir);
@@ -44,7 +66,7 @@ export function createExampleActivities({ store, cacheDir }: ExampleActivityDeps
         try {
           const { model, tokenizer } = await resources.forRun({ ...config, hooks: [cfg.hook_name!] });
           const texts = new Map<number, string>();
-          const windows = await buildExampleWindows(targets, {
+          const windows = await buildExampleWindows(file.targets, {
             shardContexts: async function* (shard) {
               const manifest = await store.getJsonIfExists<ShardManifest>(layout.bucket, layout.manifestKey(shard), signal);
               if (!manifest) throw new ConfigError(`run ${task.runId} has an example from shard ${shard}, which has no manifest`);
@@ -59,16 +81,37 @@ export function createExampleActivities({ store, cacheDir }: ExampleActivityDeps
             dIn: cfg.d_in, dSae: cfg.d_sae, ...(task.radius !== undefined && { radius: task.radius }), signal,
             onProgress: (p) => { Object.assign(progress, p); beat(); },
           });
-          const radius = task.radius ?? 4;
-          const key = layout.statsKeys(task.trainingId).examples;
-          await store.put(layout.bucket, key, encodeExampleWindows({ radius, rows: windows }, {
-            'thresher.run_id': task.runId, 'thresher.training_id': task.trainingId, 'thresher.hook': cfg.hook_name!,
-          }), { contentType: 'application/vnd.apache.parquet', signal });
+          const key = layout.statsWindowPartKey(task.trainingId, task.task);
+          await store.put(layout.bucket, key, encodeExampleWindows({ radius: task.radius ?? DEFAULT_RADIUS, rows: windows }), { contentType: 'application/vnd.apache.parquet', signal });
           return { key, windows: windows.length };
         } finally {
           await encoder.close();
           await resources.close();
         }
+      });
+    },
+
+    /**
+     * Gathers the tasks' window parts into examples.parquet (rows in feature order). It holds every
+     * window at once: ~64 per feature, fine up to tens of thousands of features.
+     */
+    async gatherExampleWindows(task: GatherWindowsTask): Promise<ExampleWindowsRef> {
+      let read = 0;
+      return withHeartbeat(() => ({ read }), FATAL, async (beat, signal) => {
+        const layout = new RunLayout(task.outputUri, task.runId);
+        const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
+        const rows: ExampleWindow[] = [];
+        for (let t = 0; t < task.tasks; t++) {
+          const part = await readExampleWindows(await store.getBytes(layout.bucket, layout.statsWindowPartKey(task.trainingId, t), signal));
+          for (const row of part.rows) rows.push(row);
+          read++;
+          beat();
+        }
+        const key = layout.statsKeys(task.trainingId).examples;
+        await store.put(layout.bucket, key, encodeExampleWindows({ radius: task.radius ?? DEFAULT_RADIUS, rows }, {
+          'thresher.run_id': task.runId, 'thresher.training_id': task.trainingId, 'thresher.hook': cfg.hook_name!,
+        }), { contentType: 'application/vnd.apache.parquet', signal });
+        return { key, windows: rows.length };
       });
     },
   };

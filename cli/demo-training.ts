@@ -84,7 +84,8 @@ export class DemoTrainingWatch {
     const { client, runId, registry } = this;
     if (this.statsOf) {
       const p = await client.workflow.getHandle(statsWorkflowId(runId, this.statsOf)).query<StatsProgress>('progress');
-      return `statistics ${this.statsOf}: ${p.phase}, ${p.groupsDone}/${p.groups} part groups, ${p.tokensSummarised.toLocaleString('en-US')} tokens`;
+      const windows = p.windowTasks ? `, ${p.windowTasksDone}/${p.windowTasks} example-window tasks` : '';
+      return `statistics ${this.statsOf}: ${p.phase}, ${p.groupsDone}/${p.groups} part groups, ${p.tokensSummarised.toLocaleString('en-US')} tokens${windows}`;
     }
     const sweepHandle = client.workflow.getHandle(trainWorkflowId(runId, STAGE_SWEEP_ID));
     const sweep = await sweepHandle.describe();

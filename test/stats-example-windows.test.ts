@@ -13,6 +13,7 @@ import {
   buildExampleWindows, CorpusChangedError, exampleTargets, reluFeatureActivation, type ExampleTarget, type WindowSources,
 } from '../core/stats/example-windows-builder.js';
 import { encodeExampleWindows, readExampleWindows } from '../core/stats/example-windows.js';
+import { splitTargetsByShard } from '../core/stats/example-window-tasks.js';
 
 const D_IN = 6;
 const D_SAE = 5;
@@ -123,5 +124,17 @@ describe('example windows', () => {
     const order = [...rows].sort((a, b) => a.feature - b.feature || a.group - b.group);
     assert.deepEqual(back.rows.map((r) => [r.feature, r.group, r.tokens, r.texts, r.label]), order.map((r) => [r.feature, r.group, r.tokens, r.texts, r.label]));
     for (const [i, r] of back.rows.entries()) r.acts.forEach((a, k) => assert.ok(Math.abs(a - order[i].acts[k]) <= 1e-5 * Math.max(1, Math.abs(a))));
+  });
+});
+
+describe('example-window tasks', () => {
+  it('split the targets by shard, shards ascending, every target in exactly one task', () => {
+    const ref = (shard: number, position: number) => ({ act: 1, shard, doc: 0, context: 0, position, token: 0 });
+    const targets: ExampleTarget[] = [5, 1, 9, 1, 5, 3, 7].map((shard, i) => ({ feature: i, kind: 'top' as const, group: 0, ref: ref(shard, i) }));
+    const tasks = splitTargetsByShard(targets, 2);
+    assert.deepEqual(tasks.map((t) => t.shards), [[1, 3], [5, 7], [9]]);
+    assert.deepEqual(tasks.map((t) => t.targets.map((x) => x.feature)), [[1, 3, 5], [0, 4, 6], [2]]);
+    assert.deepEqual(splitTargetsByShard([], 4), []);
+    assert.throws(() => splitTargetsByShard(targets, 0), /shardsPerTask must be a positive integer, got 0/);
   });
 });

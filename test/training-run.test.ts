@@ -19,7 +19,8 @@ import { readExampleWindows } from '../core/stats/example-windows.js';
 import { readFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import type { TrainingConfigInput } from '../core/training/training-config-schema.js';
 import { createWorkerMetrics } from '../workers/worker-metrics.js';
-import { statsWorkflowId, type StatsResult } from '../workflows/stats-types.js';
+import { ORCHESTRATION_QUEUE } from '../workflows/harvest-types.js';
+import { statsWorkflowId, type FeatureStatsInput, type StatsProgress, type StatsResult } from '../workflows/stats-types.js';
 import { trainWorkflowId, type DictionaryResult, type TrainSweepProgress } from '../workflows/training-types.js';
 import { allKeys, demoConfig, MLP_HOOK, openHarness, quietLog, uploadDemoCorpus, withTimeout, writeConfig, type Harness } from './test-support.js';
 import { metricLines, parseSafetensors, SYNTHETIC_HOOK, writeSyntheticRun } from './training-support.js';
@@ -329,6 +330,22 @@ test('a harvest run with stages ["train", "stats"] trains its dictionary, then c
 
   const layout = new RunLayout(output, runId);
   await assertExampleWindows(layout, trainingId);
+
+  // Again with one shard per window task and a continue-as-new before every activity: the windows
+  // are cut by two tasks in parallel, across executions, and gather into the same examples.parquet.
+  const keys = layout.statsKeys(trainingId);
+  const single = await readExampleWindows(await h!.store.getBytes(layout.bucket, keys.examples));
+  const again = await h!.client.workflow.start('featureStats', {
+    taskQueue: ORCHESTRATION_QUEUE, workflowId: `${statsWorkflowId(runId, trainingId)}-split`,
+    args: [{ runId, outputUri: output, trainingId, shardsPerWindowTask: 1, activitiesPerExecution: 1, featureBrowser: false } satisfies FeatureStatsInput],
+  });
+  h!.track(again);
+  await withTimeout('the statistics with split window tasks', 120_000, again.result());
+  const progress = await h!.client.workflow.getHandle(`${statsWorkflowId(runId, trainingId)}-split`).query<StatsProgress>('progress');
+  assert.deepEqual([progress.windowTasks, progress.windowTasksDone], [2, 2]);
+  const split = await readExampleWindows(await h!.store.getBytes(layout.bucket, keys.examples));
+  assert.deepEqual(split, single);
+  for (const task of [0, 1]) assert.ok(await h!.store.head(layout.bucket, layout.statsWindowPartKey(trainingId, task)), `window part ${task}`);
   const stats = await h!.client.workflow.getHandle(statsWorkflowId(runId, trainingId)).result() as StatsResult;
   assert.equal(stats.reportUri, `s3://${layout.bucket}/${layout.reportPrefix(trainingId)}index.html`);
   const index = new TextDecoder().decode(await h!.store.getBytes(layout.bucket, `${layout.reportPrefix(trainingId)}index.html`));

@@ -20,10 +20,11 @@ export const statsProgressQuery = defineQuery<StatsProgress>('progress');
 /**
  * FeatureStats: the statistics of one dictionary over its hook's activations. planStats stores the
  * part groups in S3; summarisePart runs over them (at most `concurrency` at once) and stores partial
- * summaries; they are merged in a tree of fan-in `fanIn` (core/stats/merge-tree.ts); then
- * writeExampleWindows cuts the examples' context windows (examples.parquet), finalizeStats writes
- * the per-feature Parquet, logit effects and the genre table, and writeFeatureBrowser writes the
- * static browser last. The history holds keys and counts only, and the workflow continues as new
+ * summaries; they are merged in a tree of fan-in `fanIn` (core/stats/merge-tree.ts); then the
+ * examples' context windows are cut by shard (planExampleWindows, writeExampleWindows per task in
+ * parallel, gatherExampleWindows into examples.parquet), finalizeStats writes the per-feature
+ * Parquet, logit effects and the genre table, and writeFeatureBrowser writes the static browser
+ * last. The history holds keys and counts only, and the workflow continues as new
  * every `activitiesPerExecution` activities carrying a cursor, so 100,000 parts fit.
  */
 export async function featureStats(input: FeatureStatsInput): Promise<StatsResult> {
@@ -33,6 +34,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     phase: carried ? carried.cursor.phase : 'planning',
     groups: carried?.plan.groups ?? 0, groupsDone: carried?.groupsDone ?? 0,
     tokensSummarised: carried?.tokensSummarised ?? 0, mergesDone: carried?.mergesDone ?? 0,
+    windowTasks: carried?.cursor.phase === 'examples' ? carried.cursor.windowTasks : 0, windowTasksDone: carried?.windowTasksDone ?? 0,
     startedAt: carried?.startedAt ?? Date.now(),
   };
   setHandler(statsProgressQuery, () => ({ ...progress }));
@@ -81,7 +83,10 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     if (dispatched < perExecution && !workflowInfo().continueAsNewSuggested) return;
     await settle(() => running === 0);
     await condition(allHandlersFinished);
-    const next: StatsCarried = { plan, cursor, groupsDone: progress.groupsDone, tokensSummarised: progress.tokensSummarised, mergesDone: progress.mergesDone, startedAt: progress.startedAt };
+    const next: StatsCarried = {
+      plan, cursor, groupsDone: progress.groupsDone, tokensSummarised: progress.tokensSummarised, mergesDone: progress.mergesDone,
+      windowTasksDone: progress.windowTasksDone, startedAt: progress.startedAt,
+    };
     await continueAsNew<typeof featureStats>({ ...input, carried: next }); // throws: this execution ends here
   };
 
@@ -103,28 +108,10 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     await settle(() => running === 0);
   }
 
-  progress.phase = 'merging';
   const sizes = mergeLevelSizes(plan.groups, fanIn);
-  const from = start.phase === 'merging' ? start : { level: 1, index: 0 };
-  for (let level = from.level; level < sizes.length; level++) {
-    for (let index = level === from.level ? from.index : 0; index < sizes[level]; index++) {
-      const children = mergeChildren(sizes, fanIn, level, index);
-      if (children.length === 1) continue; // the node is its child (merge-tree.ts)
-      await handOffIfDue({ phase: 'merging', level, index });
-      await settle(() => running < concurrency);
-      launch(acts.mergeSummaries({
-        runId: input.runId, outputUri: input.outputUri,
-        keys: children.map((child) => mergeNodeKey(plan.partialsPrefix, sizes, fanIn, level - 1, child)),
-        outKey: partialSummaryKey(plan.partialsPrefix, level, index),
-      }).then(() => void progress.mergesDone++));
-    }
-    // The next level reads this one's summaries.
-    await settle(() => running === 0);
-  }
+  if (start.phase !== 'examples') await mergeTree(start.phase === 'merging' ? start : { level: 1, index: 0 });
   const rootKey = mergeNodeKey(plan.partialsPrefix, sizes, fanIn, sizes.length - 1, 0);
-
-  progress.phase = 'examples';
-  if (input.exampleWindows !== false) await acts.writeExampleWindows({ ...ref, summaryKey: rootKey });
+  if (input.exampleWindows !== false) await exampleWindows(start.phase === 'examples' ? start : undefined);
 
   progress.phase = 'finalising';
   const result = await acts.finalizeStats({ ...ref, summaryKey: rootKey, parts: plan.parts });
@@ -138,6 +125,41 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
   progress.phase = 'done';
   await condition(allHandlersFinished);
   return result;
+
+  async function mergeTree(from: { level: number; index: number }): Promise<void> {
+    progress.phase = 'merging';
+    for (let level = from.level; level < sizes.length; level++) {
+      for (let index = level === from.level ? from.index : 0; index < sizes[level]; index++) {
+        const children = mergeChildren(sizes, fanIn, level, index);
+        if (children.length === 1) continue; // the node is its child (merge-tree.ts)
+        await handOffIfDue({ phase: 'merging', level, index });
+        await settle(() => running < concurrency);
+        launch(acts.mergeSummaries({
+          runId: input.runId, outputUri: input.outputUri,
+          keys: children.map((child) => mergeNodeKey(plan.partialsPrefix, sizes, fanIn, level - 1, child)),
+          outKey: partialSummaryKey(plan.partialsPrefix, level, index),
+        }).then(() => void progress.mergesDone++));
+      }
+      // The next level reads this one's summaries.
+      await settle(() => running === 0);
+    }
+  }
+
+  /** Plans the window tasks (unless resuming them), cuts them in parallel, gathers examples.parquet. */
+  async function exampleWindows(resume?: { windowTasks: number; nextTask: number }): Promise<void> {
+    progress.phase = 'examples';
+    const tasks = resume?.windowTasks ?? (await acts.planExampleWindows({
+      ...ref, summaryKey: rootKey, ...(input.shardsPerWindowTask !== undefined && { shardsPerTask: input.shardsPerWindowTask }),
+    })).tasks;
+    progress.windowTasks = tasks;
+    for (let task = resume?.nextTask ?? 0; task < tasks; task++) {
+      await handOffIfDue({ phase: 'examples', windowTasks: tasks, nextTask: task });
+      await settle(() => running < concurrency);
+      launch(acts.writeExampleWindows({ ...ref, task }).then(() => void progress.windowTasksDone++));
+    }
+    await settle(() => running === 0);
+    await acts.gatherExampleWindows({ ...ref, tasks });
+  }
 }
 
 function causeMessage(err: unknown): string {

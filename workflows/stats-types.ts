@@ -34,6 +34,8 @@ export interface FeatureStatsInput extends RunRef {
    * true; only activation parts made without a corpus (synthetic tests) turn it off.
    */
   exampleWindows?: boolean;
+  /** Shards one example-window task re-reads. Default SHARDS_PER_WINDOW_TASK (32). */
+  shardsPerWindowTask?: number;
   /** Write the feature browser at the end (`thresher report` can write it later). Default true. */
   featureBrowser?: boolean;
   maxAttempts?: number;
@@ -70,10 +72,14 @@ export interface StatsPlan {
 export interface StatsCarried {
   plan: StatsPlan;
   /** 'summarising': the next group to dispatch; 'merging': the next node (level ≥ 1, index) to merge. */
-  cursor: { phase: 'summarising'; nextGroup: number } | { phase: 'merging'; level: number; index: number };
+  cursor:
+    | { phase: 'summarising'; nextGroup: number }
+    | { phase: 'merging'; level: number; index: number }
+    | { phase: 'examples'; windowTasks: number; nextTask: number };
   groupsDone: number;
   tokensSummarised: number;
   mergesDone: number;
+  windowTasksDone: number;
   startedAt: number;
 }
 
@@ -98,11 +104,33 @@ export interface MergeTask extends RunRef {
   outKey: string;
 }
 
-export interface ExampleWindowsTask extends RunRef {
+export interface WindowPlanTask extends RunRef {
   trainingId: string;
   /** The merged summary whose examples get windows. */
   summaryKey: string;
+  /** Shards one window task re-reads. Default SHARDS_PER_WINDOW_TASK (core/stats/example-window-tasks.ts). */
+  shardsPerTask?: number;
+}
+
+export interface WindowPlan {
+  /** Window tasks (their targets are in S3). */
+  tasks: number;
+  /** Examples to cut, over all tasks. */
+  windows: number;
+}
+
+export interface ExampleWindowsTask extends RunRef {
+  trainingId: string;
+  /** The window task: which targets file to cut. */
+  task: number;
   /** Tokens each side of an example. Default 4. */
+  radius?: number;
+}
+
+export interface GatherWindowsTask extends RunRef {
+  trainingId: string;
+  tasks: number;
+  /** The radius the tasks cut with. Default 4. */
   radius?: number;
 }
 
@@ -151,6 +179,9 @@ export interface StatsProgress extends RunRef {
   groupsDone: number;
   tokensSummarised: number;
   mergesDone: number;
+  /** Example-window tasks planned and finished (0 until the examples phase). */
+  windowTasks: number;
+  windowTasksDone: number;
   startedAt: number;
 }
 

@@ -112,6 +112,14 @@ export class RunLayout {
   statsPlanPageKey(trainingId: string, page: number): string {
     return `${this.statsPrefix(trainingId)}plan/groups-${pad(page, 5)}.json`;
   }
+  /** The targets of example-window task `task` (core/stats/example-window-tasks.ts). */
+  statsWindowTargetsKey(trainingId: string, task: number): string {
+    return `${this.statsPrefix(trainingId)}windows/targets-${pad(task, 6)}.json`;
+  }
+  /** The windows cut by task `task`, before they are gathered into examples.parquet. */
+  statsWindowPartKey(trainingId: string, task: number): string {
+    return `${this.statsPrefix(trainingId)}windows/part-${pad(task, 6)}.parquet`;
+  }
   /** The merged summary, the per-feature Parquet, example windows, logit effects and the genre table. */
   statsKeys(trainingId: string): StatsKeys {
     const p = this.statsPrefix(trainingId);
