@@ -1,11 +1,13 @@
-// `thresher stats start RUN TRAINING_ID [--wait]`: feature statistics of one trained dictionary.
-import type { Client } from '@temporalio/client';
+// `thresher stats start RUN TRAINING_ID [--wait]` and `thresher stats status RUN TRAINING_ID [--json]`:
+// feature statistics of one trained dictionary.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ConfigError } from '../core/config/run-config.js';
 import type { Logger } from '../core/logging.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import type { featureStats } from '../workflows/feature-stats.js';
 import { ORCHESTRATION_QUEUE } from '../workflows/harvest-types.js';
-import { statsWorkflowId, type StatsResult } from '../workflows/stats-types.js';
+import { causeMessage } from '../workflows/cause-message.js';
+import { statsWorkflowId, type StatsProgress, type StatsResult } from '../workflows/stats-types.js';
 import { runRef } from './run-commands.js';
 import type { Services } from './services.js';
 
@@ -33,4 +35,63 @@ export function describeStats(r: StatsResult): string {
     `output s3://${layout.bucket}/${layout.statsPrefix(r.trainingId)} (features.parquet, examples.parquet, genres.json, logit-effects.json)`,
     ...(r.reportUri ? [`browser ${r.reportUri}`] : []),
   ].join('\n');
+}
+
+export interface StatsStatus {
+  runId: string;
+  trainingId: string;
+  /** The workflow's status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT. */
+  state: string;
+  progress?: StatsProgress;
+  result?: StatsResult;
+  failure?: string;
+}
+
+/** Where a FeatureStats workflow stands (its latest execution, across continue-as-new). */
+export async function statsStatus(client: Client, runId: string, trainingId: string): Promise<StatsStatus> {
+  const handle = client.workflow.getHandle<typeof featureStats>(statsWorkflowId(runId, trainingId));
+  let state: string;
+  try {
+    state = (await handle.describe()).status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new ConfigError(`no feature statistics of ${runId}/${trainingId} are known to this Temporal namespace`);
+    throw err;
+  }
+  const base = { runId, trainingId, state };
+  if (state === 'RUNNING') return { ...base, progress: await handle.query<StatsProgress>('progress') };
+  if (state === 'COMPLETED') return { ...base, result: await handle.result() };
+  return { ...base, failure: await handle.result().then(() => undefined, (err: Error) => causeMessage(err)) };
+}
+
+/** One line of a running workflow's progress. */
+export function describeStatsProgress(p: StatsProgress, now = Date.now()): string {
+  const windows = p.windowTasks ? `, example-window tasks ${p.windowTasksDone}/${p.windowTasks}` : '';
+  return `${p.phase}: part groups ${p.groupsDone.toLocaleString('en-US')}/${p.groups.toLocaleString('en-US')}, ` +
+    `${p.tokensSummarised.toLocaleString('en-US')} tokens, ${p.mergesDone.toLocaleString('en-US')} merges${windows}, ` +
+    `${Math.round((now - p.startedAt) / 1000)} s since start`;
+}
+
+export function describeStatsStatus(s: StatsStatus): string {
+  const head = `statistics ${s.runId}/${s.trainingId}: ${s.state}`;
+  if (s.progress) return `${head}\n  ${describeStatsProgress(s.progress)}`;
+  if (s.result) return `${head}\n${describeStats(s.result)}`;
+  return `${head}${s.failure ? `\n  ${s.failure}` : ''}`;
+}
+
+/** Waits for the workflow, printing its progress when it changes (every 5 s at most), then the result. */
+export async function watchStats(client: Client, runId: string, trainingId: string): Promise<StatsResult> {
+  const handle = client.workflow.getHandle<typeof featureStats>(statsWorkflowId(runId, trainingId));
+  let last = '';
+  const tick = async () => {
+    const p = await handle.query<StatsProgress>('progress').catch(() => undefined);
+    const line = p && describeStatsProgress(p).replace(/, \d+ s since start$/, '');
+    if (line && line !== last) console.log(`  ${line}`);
+    last = line ?? last;
+  };
+  const timer = setInterval(() => void tick(), 5_000);
+  try {
+    return await handle.result();
+  } finally {
+    clearInterval(timer);
+  }
 }

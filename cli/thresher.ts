@@ -12,7 +12,7 @@ import { createWorkerSet, WORKER_ROLES, type WorkerRole } from '../workers/harve
 import { installTemporalRuntime } from '../workers/runtime.js';
 import { runDemo } from './demo.js';
 import { describeReport, writeRunReport } from './report-commands.js';
-import { describeStats, startStats } from './stats-commands.js';
+import { describeStats, describeStatsStatus, startStats, statsStatus, watchStats } from './stats-commands.js';
 import { localWorkerTargets, startWorkerMonitoring } from './monitoring.js';
 import { formatBytes, ProgressBar, progressLine } from './progress-bar.js';
 import { resumeRun, runRef, runStatus, startRun, verify } from './run-commands.js';
@@ -31,6 +31,7 @@ const USAGE = `thresher — harvest transformer activations at scale
   thresher train start CONFIG [--wait]      validate CONFIG and train dictionaries on a finished run
   thresher train status RUN/SWEEP [--json]
   thresher stats start RUN TRAINING_ID [--wait]  feature statistics of a trained dictionary
+  thresher stats status RUN TRAINING_ID [--json]
   thresher report RUN [TRAINING_ID] [--out DIR]  write the feature browser (static site) to S3 (and DIR)
   thresher worker [--roles orchestration,harvest,training]
   thresher dev up [--prometheus [--prometheus-port N]]
@@ -76,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
     case 'train':
       return trainCommand(await resolveServices(), need(sub, 'start|status'), need(arg, sub === 'start' ? 'CONFIG' : 'RUN/SWEEP'), values, log);
     case 'stats':
-      return statsCommand(need(sub, 'start'), need(arg, 'RUN'), need(positionals[3], 'TRAINING_ID'), values.wait);
+      return statsCommand(need(sub, 'start|status'), need(arg, 'RUN'), need(positionals[3], 'TRAINING_ID'), values);
     case 'report':
       if (positionals.length > 3) throw new ConfigError(`report takes RUN and at most one TRAINING_ID\n\n${USAGE}`);
       return reportCommand(need(sub, 'RUN'), arg, values.out);
@@ -104,14 +105,18 @@ function installRuntime(command: string): void {
   }
 }
 
-async function statsCommand(action: string, runId: string, trainingId: string, wait: boolean): Promise<void> {
-  if (action !== 'start') throw new ConfigError(`unknown stats action "${action}" (start)`);
+async function statsCommand(action: string, runId: string, trainingId: string, flags: { wait: boolean; json: boolean }): Promise<void> {
+  if (action !== 'start' && action !== 'status') throw new ConfigError(`unknown stats action "${action}" (start or status)`);
   const services = await resolveServices();
   const client = await clientFor(services);
   try {
+    if (action === 'status') {
+      const status = await statsStatus(client, runId, trainingId);
+      return void console.log(flags.json ? JSON.stringify(status, null, 2) : describeStatsStatus(status));
+    }
     const handle = await startStats(services, client, runId, trainingId, log);
     console.log(`started feature statistics for ${runId}/${trainingId} (workflow ${handle.workflowId})`);
-    if (wait) console.log(describeStats(await handle.result()));
+    if (flags.wait) console.log(describeStats(await watchStats(client, runId, trainingId)));
   } finally {
     await client.connection.close();
   }

@@ -28,6 +28,7 @@ import {
 } from '../workflows/training-types.js';
 import { formatDuration } from './progress-bar.js';
 import { clientFor, type Services } from './services.js';
+import { causeMessage } from '../workflows/cause-message.js';
 
 export interface StartedTraining {
   /** `<runId>/<sweepId>`: what `thresher train status` takes. */
@@ -184,10 +185,4 @@ export function resultLine(r: DictionaryResult): string {
   const f = r.final;
   const fvu = f.fvu === null ? 'n/a' : f.fvu.toFixed(4);
   return `  ${r.trainingId}: d_sae ${r.dSae}${r.arch === 'l1' ? `, λ ${r.l1Coefficient}` : `, k ${r.k}`}, ${r.steps.toLocaleString('en-US')} steps — L0 ${f.l0.toFixed(1)}, FVU ${fvu}, dead ${(f.deadFraction * 100).toFixed(1)}%, dense ${(f.denseFraction * 100).toFixed(1)}%`;
-}
-
-function causeMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }

@@ -22,6 +22,7 @@ import { sha256Hex } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import { ORCHESTRATION_QUEUE } from '../workflows/harvest-types.js';
 import { statsWorkflowId, type FeatureStatsInput, type StatsProgress, type StatsResult } from '../workflows/stats-types.js';
+import { describeStatsProgress, describeStatsStatus, statsStatus } from '../cli/stats-commands.js';
 import { DEMO_MODEL, openHarness, withTimeout, type Harness } from './test-support.js';
 
 let h: Harness | undefined;
@@ -338,4 +339,24 @@ test('a summarise task whose plan page is missing fails naming the page', { time
   const layout = new RunLayout(output, 'stats-no-plan');
   await assert.rejects(readGroupPartKeys(h!.store, layout, 'gone', 1234, 1000), (err: Error) =>
     err.name === 'ConfigError' && err.message.includes(`s3://${layout.bucket}/${layout.statsPlanPageKey('gone', 1)}`) && err.message.includes('part group 1234'));
+});
+
+test('`thresher stats status`: the result of a finished workflow, the reason of a failed one, a clear error for an unknown one', { timeout: 30_000 }, async () => {
+  const done = await statsStatus(h!.client, 'stats-run', 'planted-d6');
+  assert.equal(done.state, 'COMPLETED');
+  assert.deepEqual(done.result, await h!.client.workflow.getHandle(statsWorkflowId('stats-run', 'planted-d6')).result());
+  assert.match(describeStatsStatus(done), /^statistics stats-run\/planted-d6: COMPLETED\nstatistics planted-d6: 1,200 tokens over 6 parts/);
+
+  const failed = await statsStatus(h!.client, 'stats-run', 'missing');
+  assert.equal(failed.state, 'FAILED');
+  assert.match(failed.failure ?? '', /dictionary missing of run stats-run has no cfg\.json/);
+
+  await assert.rejects(statsStatus(h!.client, 'stats-run', 'never-started'), (err: Error) =>
+    err.name === 'ConfigError' && /no feature statistics of stats-run\/never-started are known/.test(err.message));
+
+  const line = describeStatsProgress({
+    runId: 'r', outputUri: output, trainingId: 't', phase: 'examples', groups: 12_500, groupsDone: 12_500, tokensSummarised: 1_234_567,
+    mergesDone: 835, windowTasks: 40, windowTasksDone: 7, startedAt: 1_000,
+  }, 61_000);
+  assert.equal(line, 'examples: part groups 12,500/12,500, 1,234,567 tokens, 835 merges, example-window tasks 7/40, 60 s since start');
 });

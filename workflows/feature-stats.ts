@@ -14,6 +14,7 @@ import {
   type StatsProgress,
   type StatsResult,
 } from './stats-types.js';
+import { causeMessage } from './cause-message.js';
 
 export const statsProgressQuery = defineQuery<StatsProgress>('progress');
 
@@ -160,10 +161,4 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     await settle(() => running === 0);
     await acts.gatherExampleWindows({ ...ref, tasks });
   }
-}
-
-function causeMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }

@@ -31,6 +31,7 @@ import {
   type ShardTask,
   type StageOutcome,
 } from './harvest-types.js';
+import { causeMessage } from './cause-message.js';
 
 export const progressQuery = defineQuery<HarvestProgress>('progress');
 export const pauseSignal = defineSignal('pause');
@@ -225,11 +226,4 @@ async function statsStage(ref: RunRef, sweep: TrainSweepResult | undefined): Pro
   }
   if (!failures.length) return { workflowId: first, status: 'completed', trainingIds: done };
   return { workflowId: first, status: done.length ? 'completed_with_failures' : 'failed', trainingIds: done, message: failures.join('; ') };
-}
-
-function causeMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  // The innermost cause carries the activity's own words (e.g. the corrupt line).
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }

@@ -20,6 +20,7 @@ import {
   type TrainSweepProgress,
   type TrainSweepResult,
 } from './training-types.js';
+import { causeMessage } from './cause-message.js';
 
 export const trainProgressQuery = defineQuery<TrainSweepProgress>('progress');
 
@@ -118,10 +119,4 @@ export async function trainDictionary(input: TrainSweepInput): Promise<TrainSwee
     dictionaries: results,
     failures,
   };
-}
-
-function causeMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }
