@@ -4,7 +4,11 @@
 // the stack's real S3) and the server: dispatch rate, continue-as-new chain, history sizes.
 //
 //   npm run bench:schedule -- [--shards 10000] [--concurrency 200] [--activity-pollers N]
-//                             [--workflow-pollers N] [--progress-seconds 10]
+//                             [--workflow-pollers N] [--progress-seconds 10] [--shard-ms 0]
+//
+// --shard-ms N makes each no-op shard take N ms, so the continue-as-new drain shows: each
+// execution waits for its last shards before handing over, and the table prints the wall time
+// against the ideal ⌈shards / concurrency⌉ × N ms.
 //
 // To avoid N corpus files, the run's config.json and its plan (plan/plan.json and page files, in
 // the layout RunLayout and planRun use) are written straight to S3 first; planRun reuses them.
@@ -45,16 +49,19 @@ const { values: flags } = parseArgs({
     'activity-pollers': { type: 'string' },
     'workflow-pollers': { type: 'string' },
     'progress-seconds': { type: 'string' },
+    'shard-ms': { type: 'string' },
   },
 });
 const shards = intFlag(flags.shards, 'shards', 10_000);
 const concurrency = intFlag(flags.concurrency, 'concurrency', 200);
 const progressSeconds = intFlag(flags['progress-seconds'], 'progress-seconds', 10);
+const shardMs = flags['shard-ms'] === undefined ? 0 : intFlag(flags['shard-ms'], 'shard-ms', 0);
 const log = (msg: string) => console.error(msg);
 
 /** The bench's "no-op shard": the harvest activity's exact signature, doing nothing. */
 const noopHarvest: HarvestActivities = {
   async harvestShard(): Promise<ShardCounts> {
+    if (shardMs > 0) await new Promise((resolve) => setTimeout(resolve, shardMs));
     return { rows: 0, tokens: 0, bytes: 0, parts: 0 };
   },
 };
@@ -205,6 +212,10 @@ try {
     ['status', 'shards', 'failed', 'done (progress)', 'tokens', 'rows', 'bytes', 'verified'],
     [[result.status, int(result.shards), int(result.failedShards), finalProgress ? int(finalProgress.shards.done) : '?', int(result.tokens), int(result.rows), int(result.bytes), problems.length ? `NO: ${problems.join('; ')}` : `yes: all ${int(shards)} shards done`]],
   );
+  if (shardMs > 0) {
+    const ideal = (Math.ceil(shards / concurrency) * shardMs) / 1000;
+    console.log(`shards of ${shardMs} ms: wall ${fixed(wallSeconds, 1)} s against ${fixed(ideal, 1)} s with every slot always busy (${fixed(wallSeconds / ideal, 2)}×); each of the ${executions.length} executions drains its last shards before continuing as new`);
+  }
   console.log(`largest history: ${int(largestEvents?.events ?? NaN)} events (run ${largestEvents?.runId}), ${fixed((largestBytes?.bytes ?? NaN) / 1024, 0)} KiB (run ${largestBytes?.runId}); limits 51,200 events / 50 MiB, warnings from 10,240 / 10 MiB`);
   if (problems.length) exitCode = 1;
 } finally {
