@@ -360,3 +360,20 @@ test('`thresher stats status`: the result of a finished workflow, the reason of 
   }, 61_000);
   assert.equal(line, 'examples: part groups 12,500/12,500, 1,234,567 tokens, 835 merges, example-window tasks 7/40, 60 s since start');
 });
+
+test('FeatureStats refuses bad numbers in its input before any work, naming each', { timeout: 30_000 }, async () => {
+  const runId = 'stats-run';
+  const trainingId = 'planted-d6';
+  const handle = await h!.client.workflow.start('featureStats', {
+    taskQueue: ORCHESTRATION_QUEUE, workflowId: `${statsWorkflowId(runId, trainingId)}-bad`,
+    args: [{ runId, outputUri: output, trainingId, fanIn: 1, partsPerGroup: 0, concurrency: 2.5 } satisfies FeatureStatsInput],
+  });
+  h!.track(handle);
+  await assert.rejects(withTimeout('the refused workflow', 20_000, handle.result()), (err: Error) => {
+    const m = (err.cause as Error | undefined)?.message ?? '';
+    assert.match(m, /partsPerGroup must be an integer ≥ 1, got 0; concurrency must be an integer ≥ 1, got 2\.5; fanIn must be an integer ≥ 2, got 1/);
+    return true;
+  });
+  const history = await handle.fetchHistory();
+  assert.ok(!history.events?.some((e) => e.activityTaskScheduledEventAttributes), 'no activity was scheduled');
+});

@@ -39,10 +39,8 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     startedAt: carried?.startedAt ?? Date.now(),
   };
   setHandler(statsProgressQuery, () => ({ ...progress }));
+  if (!carried) validateInput(input);
   const perExecution = input.activitiesPerExecution ?? STATS_ACTIVITIES_PER_EXECUTION;
-  if (!Number.isInteger(perExecution) || perExecution < 1) {
-    throw ApplicationFailure.nonRetryable(`activitiesPerExecution must be a positive integer, got ${perExecution}`, 'InvalidInput');
-  }
 
   const retry = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: input.maxAttempts ?? 5, nonRetryableErrorTypes: ['ConfigError'] };
   const acts = proxyActivities<StatsActivities & ExampleActivities & ReportActivities>({
@@ -64,8 +62,8 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     progress.groups = plan.groups;
   }
   const ref = { runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId };
-  const concurrency = Math.max(1, input.concurrency ?? 8);
-  const fanIn = Math.max(2, input.fanIn ?? 16);
+  const concurrency = input.concurrency ?? 8;
+  const fanIn = input.fanIn ?? 16;
 
   let running = 0;
   let dispatched = 0;
@@ -161,4 +159,14 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     await settle(() => running === 0);
     await acts.gatherExampleWindows({ ...ref, tasks });
   }
+}
+
+/** Refuses bad numbers before any work (the CLI never sets them; other callers of the workflow may). */
+function validateInput(input: FeatureStatsInput): void {
+  const minimum = { partsPerGroup: 1, concurrency: 1, fanIn: 2, encodeBatchRows: 1, topK: 1, maxAttempts: 1, heartbeatTimeoutSeconds: 1, activitiesPerExecution: 1, shardsPerWindowTask: 1 } as const;
+  const problems = Object.entries(minimum).flatMap(([name, min]) => {
+    const v = input[name as keyof typeof minimum];
+    return v === undefined || (Number.isInteger(v) && v >= min) ? [] : [`${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`];
+  });
+  if (problems.length) throw ApplicationFailure.nonRetryable(`statistics of ${input.trainingId} (run ${input.runId}): ${problems.join('; ')}`, 'InvalidInput');
 }
