@@ -18,6 +18,7 @@ import { decodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
 import { encodeExampleWindows, readExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
 import { ConfigError } from '../core/config/run-config.js';
+import type { StatsRecorder } from '../core/metrics/stats-metrics.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import type { ExampleWindowsRef, ExampleWindowsTask, GatherWindowsTask, WindowPlan, WindowPlanTask } from '../workflows/stats-types.js';
@@ -26,12 +27,14 @@ export interface ExampleActivityDeps {
   store: ObjectStore;
   /** Where the run's model and tokenizer are cached when they live in S3. */
   cacheDir: string;
+  /** Prometheus recorder (core/metrics/stats-metrics.ts); none means no metrics. */
+  metrics?: StatsRecorder;
 }
 
 const FATAL = new Set(['ConfigError', 'CorpusChangedError', 'CorruptShardError', 'ExecutionProviderError']);
 const DEFAULT_RADIUS = 4;
 
-export function createExampleActivities({ store, cacheDir }: ExampleActivityDeps) {
+export function createExampleActivities({ store, cacheDir, metrics }: ExampleActivityDeps) {
   return {
     /** Splits the merged summary's examples by shard into window tasks, whose targets go to S3. */
     async planExampleWindows(task: WindowPlanTask): Promise<WindowPlan> {
@@ -83,6 +86,7 @@ export function createExampleActivities({ store, cacheDir }: ExampleActivityDeps
           });
           const key = layout.statsWindowPartKey(task.trainingId, task.task);
           await store.put(layout.bucket, key, encodeExampleWindows({ radius: task.radius ?? DEFAULT_RADIUS, rows: windows }), { contentType: 'application/vnd.apache.parquet', signal });
+          metrics?.windows(task.runId, task.trainingId, windows.length);
           return { key, windows: windows.length };
         } finally {
           await encoder.close();

@@ -156,6 +156,9 @@ test('stats recorder: registered on every worker registry; rows, parts and encod
   assert.match(text, /thresher_stats_encode_duration_seconds_bucket\{le="0.01",queue="thresher-training"\} 0\n/);
   metrics.stats.merged('r', 3);
   assert.equal(await valueOf(metrics.registry, 'thresher_stats_summaries_merged_total', { run: 'r' }), 3);
+  metrics.stats.windows('r', 'd4', 40);
+  metrics.stats.windows('r', 'd4', 2);
+  assert.equal(await valueOf(metrics.registry, 'thresher_stats_example_windows_total', l), 42);
 });
 
 test('listen addresses: host:port, [v6]:port, off; bad ones name the variable', () => {

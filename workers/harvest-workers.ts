@@ -95,7 +95,7 @@ export async function createWorkerSet(opts: WorkerSetOptions): Promise<{ run(): 
         activities: {
           ...createTrainingActivities({ store: opts.store, metrics: metrics && trainingRecorder(metrics.registry) }),
           ...createStatsActivities({ store: opts.store, metrics: metrics?.stats }),
-          ...createExampleActivities({ store: opts.store, cacheDir: opts.cacheDir }),
+          ...createExampleActivities({ store: opts.store, cacheDir: opts.cacheDir, metrics: metrics?.stats }),
           ...createReportActivities({ store: opts.store, cacheDir: opts.cacheDir }),
         },
         // Fixed slots, as for harvest: a training step saturates the accelerator (or every core).

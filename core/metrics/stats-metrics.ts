@@ -14,6 +14,7 @@ export const STATS_METRIC_NAMES = [
   'thresher_stats_parts_total',
   'thresher_stats_summaries_merged_total',
   'thresher_stats_encode_duration_seconds',
+  'thresher_stats_example_windows_total',
 ] as const;
 
 /** One summarisePart attempt's recorder. */
@@ -29,6 +30,8 @@ export interface StatsRecorder {
   summarise(runId: string, sae: string): SummariseMetrics;
   /** `count` stored summaries were merged into one (mergeSummaries). */
   merged(runId: string, count: number): void;
+  /** An example-window task of dictionary `sae` stored `count` windows (writeExampleWindows). */
+  windows(runId: string, sae: string, count: number): void;
 }
 
 const recorders = new WeakMap<Registry, StatsRecorder>();
@@ -42,6 +45,7 @@ export function statsRecorder(registry: Registry): StatsRecorder {
   const rows = new Counter({ name: 'thresher_stats_rows_total', help: 'Activation rows encoded and added to a feature summary, counted per batch; rows of a retried attempt count again. Live throughput of the statistics stage.', labelNames, registers });
   const parts = new Counter({ name: 'thresher_stats_parts_total', help: 'Activation parts whose every row is in a feature summary (a retried attempt counts its parts again).', labelNames, registers });
   const merged = new Counter({ name: 'thresher_stats_summaries_merged_total', help: 'Stored feature summaries merged into another by mergeSummaries (one merge-tree input each).', labelNames: ['run'], registers });
+  const windows = new Counter({ name: 'thresher_stats_example_windows_total', help: 'Example context windows cut and stored by writeExampleWindows tasks (the statistics stage re-reads the shards holding examples); a retried task counts again.', labelNames, registers });
   const encode = new Histogram({ name: 'thresher_stats_encode_duration_seconds', help: 'Seconds the encoder session (encoder.onnx in its worker thread) computed one batch of rows, queueing excluded.', labelNames: ['queue'], buckets: ENCODE_BUCKETS, registers });
   const recorder: StatsRecorder = {
     summarise(run, sae) {
@@ -58,6 +62,7 @@ export function statsRecorder(registry: Registry): StatsRecorder {
       };
     },
     merged: (run, count) => merged.labels({ run }).inc(count),
+    windows: (run, sae, count) => windows.labels({ run, sae }).inc(count),
   };
   recorders.set(registry, recorder);
   return recorder;
