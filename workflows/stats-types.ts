@@ -21,7 +21,7 @@ export interface FeatureStatsInput extends RunRef {
   trainingId: string;
   /** Parts summarised by one activity. Default 8. */
   partsPerGroup?: number;
-  /** summarisePart activities at once. Default 8. */
+  /** Summarise, merge and example-window activities at once. Default 8. */
   concurrency?: number;
   /** Summaries merged by one activity. Default 16. */
   fanIn?: number;
@@ -47,9 +47,9 @@ export interface FeatureStatsInput extends RunRef {
 }
 
 /**
- * Summarise and merge activities per execution: each costs a few history events, so a run of
- * 100,000 parts (12,500 groups, ~830 merges) spans about 14 executions, each far from Temporal's
- * history limits.
+ * Summarise, merge and example-window activities per execution: each costs a few history events,
+ * so a run of 100,000 parts (12,500 groups, 835 merges) spans about 14 executions, each far from
+ * Temporal's history limits (bench:stats-schedule: largest history 3,278 events).
  */
 export const STATS_ACTIVITIES_PER_EXECUTION = 1000;
 
@@ -71,7 +71,10 @@ export interface StatsPlan {
 /** Where a FeatureStats execution resumes after continuing as new. */
 export interface StatsCarried {
   plan: StatsPlan;
-  /** 'summarising': the next group to dispatch; 'merging': the next node (level ≥ 1, index) to merge. */
+  /**
+   * 'summarising': the next group to dispatch; 'merging': the next node (level ≥ 1, index) to merge;
+   * 'examples': the planned window tasks and the next one to dispatch.
+   */
   cursor:
     | { phase: 'summarising'; nextGroup: number }
     | { phase: 'merging'; level: number; index: number }
