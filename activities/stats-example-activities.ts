@@ -5,6 +5,9 @@
 // dictionary's hook, in its inference thread) and the dictionary's encoder (in its own thread);
 // gatherExampleWindows writes examples.parquet from the tasks' parts. Only keys and counts cross
 // Temporal.
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { withHeartbeat } from './heartbeat.js';
 import { loadDictionaryCfg } from './stats-activities.js';
 import { RunResources } from '../core/harvest/run-resources.js';
@@ -15,7 +18,7 @@ import { openEncoderWorker } from '../core/stats/encoder-worker.js';
 import { SHARDS_PER_WINDOW_TASK, WINDOW_TARGETS_FORMAT, splitTargetsByShard, type WindowTargetsFile } from '../core/stats/example-window-tasks.js';
 import { buildExampleWindows, exampleTargets, reluFeatureActivation } from '../core/stats/example-windows-builder.js';
 import { decodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
-import { encodeExampleWindows, readExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
+import { encodeExampleWindows, ExampleWindowsWriter, FEATURES_PER_ROW_GROUP, readExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
 import { ConfigError } from '../core/config/run-config.js';
 import type { StatsRecorder } from '../core/metrics/stats-metrics.js';
@@ -96,26 +99,51 @@ export function createExampleActivities({ store, cacheDir, metrics }: ExampleAct
     },
 
     /**
-     * Gathers the tasks' window parts into examples.parquet (rows in feature order). It holds every
-     * window at once: ~64 per feature, fine up to tens of thousands of features.
+     * Gathers the tasks' window parts into examples.parquet, one row group per range of
+     * FEATURES_PER_ROW_GROUP features, in feature order. Memory stays bounded whatever the
+     * dictionary's size: each part is read once and its windows spilled to a local file per range,
+     * then each range is read back, sorted and written on its own.
      */
     async gatherExampleWindows(task: GatherWindowsTask): Promise<ExampleWindowsRef> {
       let read = 0;
       return withHeartbeat(() => ({ read }), FATAL, async (beat, signal) => {
         const layout = new RunLayout(task.outputUri, task.runId);
         const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
-        const rows: ExampleWindow[] = [];
-        for (let t = 0; t < task.tasks; t++) {
-          const part = await readExampleWindows(await store.getBytes(layout.bucket, layout.statsWindowPartKey(task.trainingId, t), signal));
-          for (const row of part.rows) rows.push(row);
-          read++;
-          beat();
+        const perGroup = task.featuresPerRowGroup ?? FEATURES_PER_ROW_GROUP;
+        const spill = await mkdtemp(path.join(os.tmpdir(), 'thresher-windows-'));
+        try {
+          const rangeFile = (range: number) => path.join(spill, `range-${String(range).padStart(6, '0')}.jsonl`);
+          const ranges = new Set<number>();
+          for (let t = 0; t < task.tasks; t++) {
+            const part = await readExampleWindows(await store.getBytes(layout.bucket, layout.statsWindowPartKey(task.trainingId, t), signal));
+            const lines = new Map<number, string[]>();
+            for (const row of part.rows) {
+              const range = Math.floor(row.feature / perGroup);
+              (lines.get(range) ?? lines.set(range, []).get(range)!).push(JSON.stringify(row));
+            }
+            for (const [range, rows] of lines) {
+              await appendFile(rangeFile(range), rows.join('\n') + '\n');
+              ranges.add(range);
+            }
+            read++;
+            beat();
+          }
+          const writer = new ExampleWindowsWriter(task.radius ?? DEFAULT_RADIUS, {
+            'thresher.run_id': task.runId, 'thresher.training_id': task.trainingId, 'thresher.hook': cfg.hook_name!,
+          });
+          for (const range of [...ranges].sort((a, b) => a - b)) {
+            signal.throwIfAborted();
+            const text = await readFile(rangeFile(range), 'utf8');
+            writer.writeRowGroup(text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as ExampleWindow));
+            await rm(rangeFile(range));
+            beat();
+          }
+          const key = layout.statsKeys(task.trainingId).examples;
+          await store.put(layout.bucket, key, writer.finish(), { contentType: 'application/vnd.apache.parquet', signal });
+          return { key, windows: writer.rows };
+        } finally {
+          await rm(spill, { recursive: true, force: true });
         }
-        const key = layout.statsKeys(task.trainingId).examples;
-        await store.put(layout.bucket, key, encodeExampleWindows({ radius: task.radius ?? DEFAULT_RADIUS, rows }, {
-          'thresher.run_id': task.runId, 'thresher.training_id': task.trainingId, 'thresher.hook': cfg.hook_name!,
-        }), { contentType: 'application/vnd.apache.parquet', signal });
-        return { key, windows: rows.length };
       });
     },
   };

@@ -12,7 +12,8 @@ import { SeededRandom } from '../core/random/seeded-random.js';
 import {
   buildExampleWindows, CorpusChangedError, exampleTargets, reluFeatureActivation, type ExampleTarget, type WindowSources,
 } from '../core/stats/example-windows-builder.js';
-import { encodeExampleWindows, readExampleWindows } from '../core/stats/example-windows.js';
+import { parquetMetadata } from 'hyparquet';
+import { encodeExampleWindows, ExampleWindowsWriter, readExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
 import { splitTargetsByShard } from '../core/stats/example-window-tasks.js';
 
 const D_IN = 6;
@@ -136,5 +137,36 @@ describe('example-window tasks', () => {
     assert.deepEqual(tasks.map((t) => t.targets.map((x) => x.feature)), [[1, 3, 5], [0, 4, 6], [2]]);
     assert.deepEqual(splitTargetsByShard([], 4), []);
     assert.throws(() => splitTargetsByShard(targets, 0), /shardsPerTask must be a positive integer, got 0/);
+  });
+
+  it('cap the windows per task, splitting a shard with more examples than the cap over several tasks', () => {
+    const ref = (shard: number, position: number) => ({ act: 1, shard, doc: 0, context: 0, position, token: 0 });
+    // Shard 2 has 5 examples, shards 4 and 6 one each; at most 2 per task.
+    const targets: ExampleTarget[] = [2, 2, 4, 2, 2, 6, 2].map((shard, i) => ({ feature: i, kind: 'top' as const, group: 0, ref: ref(shard, i) }));
+    const tasks = splitTargetsByShard(targets, 8, 2);
+    assert.deepEqual(tasks.map((t) => t.shards), [[2], [2], [2, 4], [6]]);
+    assert.deepEqual(tasks.map((t) => t.targets.map((x) => x.feature)), [[0, 1], [3, 4], [6, 2], [5]]);
+    assert.ok(tasks.every((t) => t.targets.length <= 2));
+    assert.deepEqual(tasks.flatMap((t) => t.targets.map((x) => x.feature)).sort(), [0, 1, 2, 3, 4, 5, 6]);
+  });
+});
+
+describe('ExampleWindowsWriter', () => {
+  const window = (feature: number, kind: 'top' | 'interval', group: number): ExampleWindow => ({
+    feature, kind, group, act: feature + group / 10, shard: 1, doc: 2, context: 3, position: 4, label: null, center: 0, tokens: [7], texts: ['x'], acts: [0.5],
+  });
+
+  it('writes one row group per call, in feature order, and reads back as the one-group file does', async () => {
+    const rows = [window(0, 'interval', 1), window(0, 'top', 0), window(3, 'top', 0), window(5, 'top', 1), window(5, 'top', 0), window(9, 'interval', 0)];
+    const writer = new ExampleWindowsWriter(4, { 'thresher.hook': 'h' });
+    writer.writeRowGroup(rows.slice(0, 3));
+    writer.writeRowGroup([]);
+    writer.writeRowGroup(rows.slice(3));
+    const bytes = writer.finish();
+    assert.equal(writer.rows, 6);
+    const meta = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    assert.deepEqual(meta.row_groups.map((g) => Number(g.num_rows)), [3, 3]);
+    assert.deepEqual(await readExampleWindows(bytes), await readExampleWindows(encodeExampleWindows({ radius: 4, rows })));
+    assert.throws(() => writer.writeRowGroup([window(2, 'top', 0)]), /feature order: feature 2 after 9/);
   });
 });

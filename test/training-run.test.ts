@@ -15,6 +15,7 @@ import { startTraining, trainStatus } from '../cli/train-commands.js';
 import { ConfigError } from '../core/config/run-config.js';
 import { readActivationPart } from '../core/parquet/activation-part.js';
 import { RunLayout } from '../core/storage/run-layout.js';
+import { parquetMetadata } from 'hyparquet';
 import { readExampleWindows } from '../core/stats/example-windows.js';
 import { readFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import type { TrainingConfigInput } from '../core/training/training-config-schema.js';
@@ -337,14 +338,19 @@ test('a harvest run with stages ["train", "stats"] trains its dictionary, then c
   const single = await readExampleWindows(await h!.store.getBytes(layout.bucket, keys.examples));
   const again = await h!.client.workflow.start('featureStats', {
     taskQueue: ORCHESTRATION_QUEUE, workflowId: `${statsWorkflowId(runId, trainingId)}-split`,
-    args: [{ runId, outputUri: output, trainingId, shardsPerWindowTask: 1, activitiesPerExecution: 1, featureBrowser: false } satisfies FeatureStatsInput],
+    args: [{ runId, outputUri: output, trainingId, shardsPerWindowTask: 1, activitiesPerExecution: 1, featuresPerRowGroup: 16, featureBrowser: false } satisfies FeatureStatsInput],
   });
   h!.track(again);
   await withTimeout('the statistics with split window tasks', 120_000, again.result());
   const progress = await h!.client.workflow.getHandle(`${statsWorkflowId(runId, trainingId)}-split`).query<StatsProgress>('progress');
   assert.deepEqual([progress.windowTasks, progress.windowTasksDone], [2, 2]);
-  const split = await readExampleWindows(await h!.store.getBytes(layout.bucket, keys.examples));
-  assert.deepEqual(split, single);
+  const splitBytes = await h!.store.getBytes(layout.bucket, keys.examples);
+  assert.deepEqual(await readExampleWindows(splitBytes), single);
+  // Gathered in ranges of 16 features: one row group per range that has windows, in feature order.
+  const groups = parquetMetadata(splitBytes.buffer.slice(splitBytes.byteOffset, splitBytes.byteOffset + splitBytes.byteLength) as ArrayBuffer).row_groups;
+  const ranges = [...new Set(single.rows.map((w) => Math.floor(w.feature / 16)))];
+  assert.equal(groups.length, ranges.length);
+  assert.ok(groups.length > 1, `${groups.length} row groups`);
   for (const task of [0, 1]) assert.ok(await h!.store.head(layout.bucket, layout.statsWindowPartKey(trainingId, task)), `window part ${task}`);
   const stats = await h!.client.workflow.getHandle(statsWorkflowId(runId, trainingId)).result() as StatsResult;
   assert.equal(stats.reportUri, `s3://${layout.bucket}/${layout.reportPrefix(trainingId)}index.html`);

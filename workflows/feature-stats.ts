@@ -157,13 +157,13 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
       launch(acts.writeExampleWindows({ ...ref, task }).then(() => void progress.windowTasksDone++));
     }
     await settle(() => running === 0);
-    await acts.gatherExampleWindows({ ...ref, tasks });
+    await acts.gatherExampleWindows({ ...ref, tasks, ...(input.featuresPerRowGroup !== undefined && { featuresPerRowGroup: input.featuresPerRowGroup }) });
   }
 }
 
 /** Refuses bad numbers before any work (the CLI never sets them; other callers of the workflow may). */
 function validateInput(input: FeatureStatsInput): void {
-  const minimum = { partsPerGroup: 1, concurrency: 1, fanIn: 2, encodeBatchRows: 1, topK: 1, maxAttempts: 1, heartbeatTimeoutSeconds: 1, activitiesPerExecution: 1, shardsPerWindowTask: 1 } as const;
+  const minimum = { partsPerGroup: 1, concurrency: 1, fanIn: 2, encodeBatchRows: 1, topK: 1, maxAttempts: 1, heartbeatTimeoutSeconds: 1, activitiesPerExecution: 1, shardsPerWindowTask: 1, featuresPerRowGroup: 1 } as const;
   const problems = Object.entries(minimum).flatMap(([name, min]) => {
     const v = input[name as keyof typeof minimum];
     return v === undefined || (Number.isInteger(v) && v >= min) ? [] : [`${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`];

@@ -36,6 +36,8 @@ export interface FeatureStatsInput extends RunRef {
   exampleWindows?: boolean;
   /** Shards one example-window task re-reads. Default SHARDS_PER_WINDOW_TASK (32). */
   shardsPerWindowTask?: number;
+  /** Features per row group of examples.parquet. Default FEATURES_PER_ROW_GROUP (1,024). */
+  featuresPerRowGroup?: number;
   /** Write the feature browser at the end (`thresher report` can write it later). Default true. */
   featureBrowser?: boolean;
   maxAttempts?: number;
@@ -135,6 +137,8 @@ export interface GatherWindowsTask extends RunRef {
   tasks: number;
   /** The radius the tasks cut with. Default 4. */
   radius?: number;
+  /** Features per row group of examples.parquet. Default FEATURES_PER_ROW_GROUP (1,024). */
+  featuresPerRowGroup?: number;
 }
 
 export interface ExampleWindowsRef {

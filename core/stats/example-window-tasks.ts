@@ -17,16 +17,38 @@ export interface WindowTargetsFile {
   targets: ExampleTarget[];
 }
 
-/** Targets grouped by shard, shards ascending, `shardsPerTask` shards per task (the last may have fewer). */
-export function splitTargetsByShard(targets: readonly ExampleTarget[], shardsPerTask: number): { shards: number[]; targets: ExampleTarget[] }[] {
-  if (!Number.isInteger(shardsPerTask) || shardsPerTask < 1) throw new RangeError(`shardsPerTask must be a positive integer, got ${shardsPerTask}`);
+/**
+ * Caps a task's examples too, so that no task (and no part the gather reads) holds more than this
+ * many windows: a run of few shards and a large dictionary would otherwise put every window of
+ * the dictionary in one task. A shard with more examples than this is split over several tasks,
+ * each re-reading it.
+ */
+export const MAX_WINDOWS_PER_TASK = 65_536;
+
+/**
+ * Targets grouped by shard, shards ascending: at most `shardsPerTask` shards and `maxTargets`
+ * targets per task (a shard with more targets than that is split over several tasks).
+ */
+export function splitTargetsByShard(
+  targets: readonly ExampleTarget[], shardsPerTask: number, maxTargets = MAX_WINDOWS_PER_TASK,
+): { shards: number[]; targets: ExampleTarget[] }[] {
+  for (const [name, v] of [['shardsPerTask', shardsPerTask], ['maxTargets', maxTargets]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  }
   const byShard = new Map<number, ExampleTarget[]>();
   for (const t of targets) (byShard.get(t.ref.shard) ?? byShard.set(t.ref.shard, []).get(t.ref.shard)!).push(t);
-  const shards = [...byShard.keys()].sort((a, b) => a - b);
   const tasks: { shards: number[]; targets: ExampleTarget[] }[] = [];
-  for (let i = 0; i < shards.length; i += shardsPerTask) {
-    const mine = shards.slice(i, i + shardsPerTask);
-    tasks.push({ shards: mine, targets: mine.flatMap((s) => byShard.get(s)!) });
+  let open: { shards: number[]; targets: ExampleTarget[] } | undefined;
+  for (const shard of [...byShard.keys()].sort((a, b) => a - b)) {
+    const mine = byShard.get(shard)!;
+    for (let from = 0; from < mine.length; from += maxTargets) {
+      const slice = mine.slice(from, from + maxTargets);
+      if (!open || open.shards.length >= shardsPerTask || open.targets.length + slice.length > maxTargets) {
+        tasks.push((open = { shards: [], targets: [] }));
+      }
+      open.shards.push(shard);
+      for (const t of slice) open.targets.push(t);
+    }
   }
   return tasks;
 }

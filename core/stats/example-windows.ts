@@ -5,9 +5,11 @@
 // Stored as stats/<trainingId>/examples.parquet, one row per (feature, example), so notebooks can
 // read it without Thresher. Windows are ragged and only read whole: JSON strings.
 import { parquetMetadata, parquetReadObjects, type KeyValue } from 'hyparquet';
-import { ByteWriter, parquetWrite, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
+import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
 
 export const EXAMPLE_WINDOWS_FORMAT = 'example-windows/v1';
+/** Features per row group of examples.parquet as the statistics stage gathers it (~64 windows each). */
+export const FEATURES_PER_ROW_GROUP = 1024;
 
 export type ExampleKind = 'top' | 'interval';
 
@@ -42,21 +44,25 @@ export interface ExampleWindowsFile {
 
 const META = { format: 'thresher.format', radius: 'thresher.window_radius' } as const;
 
-/** Rows in feature order, then kind ('top' first), then group. */
-export function encodeExampleWindows(file: ExampleWindowsFile, kvMetadata: Record<string, string> = {}): Uint8Array {
-  const rows = [...file.rows].sort((a, b) => a.feature - b.feature || (a.kind === b.kind ? 0 : a.kind === 'top' ? -1 : 1) || a.group - b.group);
+/** Row order of examples.parquet: feature, then kind ('top' first), then group. */
+function byFeature(a: ExampleWindow, b: ExampleWindow): number {
+  return a.feature - b.feature || (a.kind === b.kind ? 0 : a.kind === 'top' ? -1 : 1) || a.group - b.group;
+}
+
+const required = 'REQUIRED' as const;
+const leaf = (name: string, type: 'INT32' | 'DOUBLE'): SchemaElement => ({ name, type, repetition_type: required });
+const text = (name: string, repetition: 'REQUIRED' | 'OPTIONAL' = required): SchemaElement =>
+  ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: repetition });
+const LEAVES: SchemaElement[] = [
+  leaf('feature', 'INT32'), text('kind'), leaf('group', 'INT32'), leaf('act', 'DOUBLE'),
+  leaf('shard', 'INT32'), leaf('doc', 'INT32'), leaf('context', 'INT32'), leaf('position', 'INT32'),
+  text('label', 'OPTIONAL'), leaf('center', 'INT32'), text('tokens'), text('texts'), text('acts'),
+];
+
+function columnsOf(rows: readonly ExampleWindow[]): ColumnSource[] {
   const int = (pick: (r: ExampleWindow) => number) => Int32Array.from(rows, pick);
   const str = (pick: (r: ExampleWindow) => string) => rows.map(pick);
-  const required = 'REQUIRED' as const;
-  const leaf = (name: string, type: 'INT32' | 'DOUBLE'): SchemaElement => ({ name, type, repetition_type: required });
-  const text = (name: string, repetition: 'REQUIRED' | 'OPTIONAL' = required): SchemaElement =>
-    ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: repetition });
-  const leaves: SchemaElement[] = [
-    leaf('feature', 'INT32'), text('kind'), leaf('group', 'INT32'), leaf('act', 'DOUBLE'),
-    leaf('shard', 'INT32'), leaf('doc', 'INT32'), leaf('context', 'INT32'), leaf('position', 'INT32'),
-    text('label', 'OPTIONAL'), leaf('center', 'INT32'), text('tokens'), text('texts'), text('acts'),
-  ];
-  const columnData: ColumnSource[] = [
+  return [
     { name: 'feature', data: int((r) => r.feature) },
     { name: 'kind', data: str((r) => r.kind) },
     { name: 'group', data: int((r) => r.group) },
@@ -71,17 +77,55 @@ export function encodeExampleWindows(file: ExampleWindowsFile, kvMetadata: Recor
     { name: 'texts', data: str((r) => JSON.stringify(r.texts)), statistics: false },
     { name: 'acts', data: str((r) => JSON.stringify(r.acts.map(round6))), statistics: false },
   ];
-  const kv: KeyValue[] = [
-    { key: META.format, value: EXAMPLE_WINDOWS_FORMAT },
-    { key: META.radius, value: String(file.radius) },
-    ...Object.entries(kvMetadata).map(([key, value]) => ({ key, value })),
-  ];
-  const writer = new ByteWriter();
-  parquetWrite({
-    writer, columnData, schema: [{ name: 'root', num_children: leaves.length }, ...leaves],
-    codec: 'SNAPPY', kvMetadata: kv, createdBy: 'thresher example-windows',
-  });
-  return writer.getBytes();
+}
+
+/**
+ * Writes examples.parquet one row group at a time, so a large dictionary's windows never need to
+ * be in memory at once: the caller passes them in feature ranges, ascending (each row group's
+ * feature statistics then tell a reader which row groups hold a feature). Rows within a call are
+ * sorted here.
+ */
+export class ExampleWindowsWriter {
+  private readonly bytes = new ByteWriter();
+  private readonly parquet: ParquetWriter;
+  private lastFeature = -1;
+  rows = 0;
+
+  constructor(radius: number, kvMetadata: Record<string, string> = {}) {
+    const kv: KeyValue[] = [
+      { key: META.format, value: EXAMPLE_WINDOWS_FORMAT },
+      { key: META.radius, value: String(radius) },
+      ...Object.entries(kvMetadata).map(([key, value]) => ({ key, value })),
+    ];
+    this.parquet = new ParquetWriter({
+      writer: this.bytes, schema: [{ name: 'root', num_children: LEAVES.length }, ...LEAVES],
+      codec: 'SNAPPY', kvMetadata: kv, createdBy: 'thresher example-windows',
+    });
+  }
+
+  /** Appends `rows` as one row group; their features must not precede the previous group's. */
+  writeRowGroup(rows: readonly ExampleWindow[]): void {
+    if (!rows.length) return;
+    const sorted = [...rows].sort(byFeature);
+    if (sorted[0].feature < this.lastFeature) {
+      throw new RangeError(`example windows must come in feature order: feature ${sorted[0].feature} after ${this.lastFeature}`);
+    }
+    this.lastFeature = sorted[sorted.length - 1].feature;
+    void this.parquet.write({ columnData: columnsOf(sorted), rowGroupSize: sorted.length });
+    this.rows += sorted.length;
+  }
+
+  finish(): Uint8Array {
+    void this.parquet.finish();
+    return this.bytes.getBytes();
+  }
+}
+
+/** The whole file at once (one row group), rows in feature order. */
+export function encodeExampleWindows(file: ExampleWindowsFile, kvMetadata: Record<string, string> = {}): Uint8Array {
+  const writer = new ExampleWindowsWriter(file.radius, kvMetadata);
+  writer.writeRowGroup(file.rows);
+  return writer.finish();
 }
 
 export async function readExampleWindows(bytes: Uint8Array): Promise<ExampleWindowsFile> {
