@@ -15,9 +15,9 @@ import vm from 'node:vm';
 import { after, before, test } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
-import { copyReportToFolder, dictionariesWithStats, writeReport } from '../core/report/write-report.js';
-import { REPORT_GLOBAL } from '../core/report/report-site.js';
-import { encodeExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
+import { copyReportToFolder, dictionariesWithStats, loadReport, writeReport, writeReportSite } from '../core/report/write-report.js';
+import { buildReportSite, REPORT_GLOBAL, topTokenTexts } from '../core/report/report-site.js';
+import { encodeExampleWindows, ExampleWindowsWriter, readExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
 import { encodeFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { createS3Client, ObjectStore } from '../core/storage/object-store.js';
@@ -262,5 +262,33 @@ test('thresher report: names the dictionaries when there are several, writes the
     assert.match(only.stdout, new RegExp(`report/${WITH_WINDOWS}/index\\.html`));
   } finally {
     await handle.terminate('test done');
+  }
+});
+
+test('the writer loads examples one detail chunk at a time from a multi-row-group examples.parquet, and writes what the one-pass builder writes', { timeout: 60_000 }, async () => {
+  // Rewrite the windows of WITH_WINDOWS with one row group per feature, as the gather writes them by range.
+  const keys = layout.statsKeys(WITH_WINDOWS);
+  const single = await readExampleWindows(await store.getBytes(layout.bucket, keys.examples));
+  const writer = new ExampleWindowsWriter(single.radius);
+  for (const feature of [0, 1]) writer.writeRowGroup(single.rows.filter((w) => w.feature === feature));
+  await store.put(layout.bucket, keys.examples, writer.finish());
+
+  const report = await loadReport(store, layout, WITH_WINDOWS, { cacheDir: path.join(dir, 'cache') });
+  assert.ok(report.data.features.every((f) => f.top.length === 0), 'no examples are held with the features');
+  const loaded: [number, number][] = [];
+  const chunked = { ...report, detail: (start: number, end: number) => (loaded.push([start, end]), report.detail(start, end)) };
+  const out = path.join(dir, 'site-chunked');
+  await writeReportSite(store, layout, WITH_WINDOWS, chunked, { outDir: out, site: { detailChunk: 2, listChunk: 4 } });
+  assert.deepEqual(loaded, [[0, 2], [2, 4], [4, 6]]);
+
+  // The same site built in one pass from the fully loaded features.
+  const full = { ...report.data, features: await report.detail(0, D_SAE) };
+  for (const f of full.features.filter((x) => x.top.length)) {
+    assert.deepEqual(f.topTokens, topTokenTexts({ ...f, topTokens: undefined }), `feature ${f.feature}: the list's tokens are the examples' centre tokens`);
+  }
+  assert.equal(full.features[0].top[0].texts[0], '<a href="x">', 'windows come from examples.parquet');
+  assert.deepEqual(full.features[3].top.map((e) => e.texts.length), full.features[3].top.map(() => 1), 'features without windows show their own token');
+  for (const f of buildReportSite(full, { detailChunk: 2, listChunk: 4 })) {
+    assert.deepEqual(new TextDecoder().decode(await readFile(path.join(out, ...f.path.split('/')))), new TextDecoder().decode(f.body), f.path);
   }
 });

@@ -13,7 +13,7 @@ import {
   buildExampleWindows, CorpusChangedError, exampleTargets, reluFeatureActivation, type ExampleTarget, type WindowSources,
 } from '../core/stats/example-windows-builder.js';
 import { parquetMetadata } from 'hyparquet';
-import { encodeExampleWindows, ExampleWindowsWriter, readExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
+import { encodeExampleWindows, ExampleWindowsWriter, openExampleWindows, readExampleWindows, type ExampleWindow } from '../core/stats/example-windows.js';
 import { splitTargetsByShard } from '../core/stats/example-window-tasks.js';
 
 const D_IN = 6;
@@ -168,5 +168,13 @@ describe('ExampleWindowsWriter', () => {
     assert.deepEqual(meta.row_groups.map((g) => Number(g.num_rows)), [3, 3]);
     assert.deepEqual(await readExampleWindows(bytes), await readExampleWindows(encodeExampleWindows({ radius: 4, rows })));
     assert.throws(() => writer.writeRowGroup([window(2, 'top', 0)]), /feature order: feature 2 after 9/);
+
+    // By feature range: only the windows of [from, to), in file order.
+    const reader = openExampleWindows(bytes);
+    assert.equal(reader.radius, 4);
+    assert.deepEqual((await reader.windowsOf(1, 6)).map((w) => [w.feature, w.group]), [[3, 0], [5, 0], [5, 1]]);
+    assert.deepEqual(await reader.windowsOf(6, 9), []);
+    assert.deepEqual((await reader.windowsOf(0, 1)).map((w) => [w.feature, w.kind]), [[0, 'top'], [0, 'interval']]);
+    assert.deepEqual((await reader.windowsOf(9, 10)).map((w) => w.feature), [9]);
   });
 });

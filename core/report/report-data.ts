@@ -74,6 +74,11 @@ export interface ReportFeature extends Pick<FeatureView, 'feature' | 'firingCoun
   intervals: { lo: number; hi: number; examples: ReportExample[] }[];
   logit: FeatureLogits | null;
   /**
+   * The list's top tokens, when the examples are not loaded with the feature (the report writer
+   * loads them per detail chunk); otherwise they come from `top` (topTokenTexts).
+   */
+  topTokens?: string[];
+  /**
    * Firing tokens per corpus label (co-firing with the genres); empty when the corpus has no
    * labels; null or absent when the statistics predate the record.
    */

@@ -46,21 +46,42 @@ export function buildReportSite(data: ReportData, options: SiteOptions = {}): Si
   return [...reportSiteFiles(data, options)];
 }
 
-/**
- * The site's files one at a time (data files first, index.html last), so a writer can upload each
- * and drop it: the detail of a large dictionary need not be held as text all at once.
- */
-export function* reportSiteFiles(data: ReportData, options: SiteOptions = {}): Generator<SiteFile> {
+/** How the site's features are split into files. */
+export interface SiteLayout {
+  features: number;
+  listChunk: number;
+  detailChunk: number;
+  listFiles: string[];
+  detailFiles: string[];
+}
+
+export function siteLayout(data: ReportData, options: SiteOptions = {}): SiteLayout {
   const listChunk = positive(options.listChunk ?? LIST_CHUNK, 'listChunk');
   const detailChunk = positive(options.detailChunk ?? DETAIL_CHUNK, 'detailChunk');
   data.features.forEach((f, i) => {
     if (f.feature !== i) throw new RangeError(`report features must be in feature order: position ${i} holds feature ${f.feature}`);
   });
   const n = data.features.length;
-  const listFiles = chunkNames('list', n, listChunk);
-  const detailFiles = chunkNames('features', n, detailChunk);
+  return { features: n, listChunk, detailChunk, listFiles: chunkNames('list', n, listChunk), detailFiles: chunkNames('features', n, detailChunk) };
+}
 
-  const overview = {
+/**
+ * The site's files one at a time (data files first, index.html last), from data whose features
+ * hold their examples. A writer that loads each detail chunk's examples on its own (write-report.ts)
+ * composes the same pieces: overviewFile, listFile, detailFile, indexFile.
+ */
+export function* reportSiteFiles(data: ReportData, options: SiteOptions = {}): Generator<SiteFile> {
+  const layout = siteLayout(data, options);
+  yield overviewFile(data, layout);
+  for (let c = 0; c < layout.listFiles.length; c++) yield listFile(data, layout, c);
+  for (let c = 0; c < layout.detailFiles.length; c++) {
+    yield detailFile(layout, c, data.features.slice(c * layout.detailChunk, (c + 1) * layout.detailChunk));
+  }
+  yield indexFile(data, layout);
+}
+
+export function overviewFile(data: ReportData, layout: SiteLayout): SiteFile {
+  return dataFile('data/overview.js', 'overview', {
     generatedAt: data.generatedAt,
     run: data.run,
     dictionary: data.dictionary,
@@ -72,35 +93,41 @@ export function* reportSiteFiles(data: ReportData, options: SiteOptions = {}): G
     logitEffects: data.logitEffects,
     genres: data.genres,
     densityHistogram: densityHistogram(data.features.map((f) => f.density)),
-    featureCount: n,
-    listFiles,
-    detailChunkSize: detailChunk,
-    detailFiles,
-  };
-  yield dataFile('data/overview.js', 'overview', overview);
+    featureCount: layout.features,
+    listFiles: layout.listFiles,
+    detailChunkSize: layout.detailChunk,
+    detailFiles: layout.detailFiles,
+  });
+}
 
-  for (let c = 0; c < listFiles.length; c++) {
-    const rows = data.features.slice(c * listChunk, (c + 1) * listChunk);
-    yield dataFile(listFiles[c], `list[${c}]`, {
-      start: c * listChunk,
-      // Exact: the list sorts by it, and must agree with the feature page.
-      density: rows.map((f) => f.density),
-      firing: rows.map((f) => f.firingCount),
-      meanAct: rows.map((f) => sig(f.meanAct, 5)),
-      maxAct: rows.map((f) => sig(f.maxAct, 5)),
-      topTokens: rows.map(topTokenTexts),
-      logitTokens: rows.map((f) => (f.logit?.topPositive ?? []).slice(0, LIST_TOKENS).map((t) => t.text)),
-    });
-  }
+/** List chunk `c`: the list's columns and search text of its features. */
+export function listFile(data: ReportData, layout: SiteLayout, c: number): SiteFile {
+  const rows = data.features.slice(c * layout.listChunk, (c + 1) * layout.listChunk);
+  return dataFile(layout.listFiles[c], `list[${c}]`, {
+    start: c * layout.listChunk,
+    // Exact: the list sorts by it, and must agree with the feature page.
+    density: rows.map((f) => f.density),
+    firing: rows.map((f) => f.firingCount),
+    meanAct: rows.map((f) => sig(f.meanAct, 5)),
+    maxAct: rows.map((f) => sig(f.maxAct, 5)),
+    topTokens: rows.map((f) => f.topTokens ?? topTokenTexts(f)),
+    logitTokens: rows.map((f) => (f.logit?.topPositive ?? []).slice(0, LIST_TOKENS).map((t) => t.text)),
+  });
+}
 
-  for (let c = 0; c < detailFiles.length; c++) {
-    const rows = data.features.slice(c * detailChunk, (c + 1) * detailChunk);
-    const strings = new StringTable();
-    const features = rows.map((f) => compactFeature(f, strings));
-    yield dataFile(detailFiles[c], `detail[${c}]`, { strings: strings.list, features });
-  }
+/** Detail chunk `c`, from its features with their examples. */
+export function detailFile(layout: SiteLayout, c: number, features: readonly ReportFeature[]): SiteFile {
+  const first = c * layout.detailChunk;
+  features.forEach((f, i) => {
+    if (f.feature !== first + i) throw new RangeError(`detail chunk ${c} must hold features ${first}…: position ${i} holds feature ${f.feature}`);
+  });
+  const strings = new StringTable();
+  const compact = features.map((f) => compactFeature(f, strings));
+  return dataFile(layout.detailFiles[c], `detail[${c}]`, { strings: strings.list, features: compact });
+}
 
-  yield { path: 'index.html', body: utf8(indexHtml(data, listFiles)), contentType: HTML };
+export function indexFile(data: ReportData, layout: SiteLayout): SiteFile {
+  return { path: 'index.html', body: utf8(indexHtml(data, layout.listFiles)), contentType: HTML };
 }
 
 /** Distinct texts of the tokens a feature fires on most strongly, strongest first. */

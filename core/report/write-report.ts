@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ConfigError, type RunConfig } from '../config/run-config.js';
 import { serviceSettingsFromEnv } from '../config/service-settings.js';
 import type { ExampleRef } from '../stats/example-slots.js';
-import { readExampleWindows, type ExampleWindow } from '../stats/example-windows.js';
+import { openExampleWindows, type ExampleWindow } from '../stats/example-windows.js';
 import { readFeatureStats } from '../stats/feature-stats-parquet.js';
 import type { GenresFile } from '../stats/genre-scores.js';
 import type { LogitEffects } from '../stats/logit-effects.js';
@@ -22,7 +22,7 @@ import type { DictionaryResult } from '../../workflows/training-types.js';
 import {
   downsampleSeries, type CurveSeries, type FeatureLogits, type GenreTable, type ReportData, type ReportExample, type ReportFeature,
 } from './report-data.js';
-import { reportSiteFiles, type SiteFile, type SiteOptions } from './report-site.js';
+import { detailFile, indexFile, LIST_TOKENS, listFile, overviewFile, siteLayout, type SiteFile, type SiteOptions } from './report-site.js';
 
 export interface LoadReportOptions {
   /** Decodes token ids (logit effects, examples without context). Default: the run config's tokenizer. */
@@ -60,8 +60,19 @@ type LogitEffectsFile =
 const NO_CONTEXT_NOTE =
   'Context is unavailable: these statistics have no examples.parquet, so each example shows only its own token (decoded with the run\'s tokenizer). Recompute the statistics to get context windows.';
 
-/** Everything the browser shows for one dictionary, read from the run's artifacts in S3. */
-export async function loadReportData(store: ObjectStore, layout: RunLayout, trainingId: string, options: LoadReportOptions = {}): Promise<ReportData> {
+/**
+ * A dictionary's report, read from the run's artifacts in S3: everything but the examples, which
+ * `detail` loads for one chunk of features at a time (from the row groups of examples.parquet that
+ * hold them), so a 131k-feature dictionary's windows are never in memory at once.
+ */
+export interface LoadedReport {
+  /** Features in order, without examples (`topTokens` set for the list). */
+  data: ReportData;
+  /** Features [start, end) with their top and interval examples. */
+  detail(start: number, end: number): Promise<ReportFeature[]>;
+}
+
+export async function loadReport(store: ObjectStore, layout: RunLayout, trainingId: string, options: LoadReportOptions = {}): Promise<LoadedReport> {
   const { signal } = options;
   const beat = options.heartbeat ?? (() => undefined);
   const { bucket, runId } = layout;
@@ -84,7 +95,7 @@ export async function loadReportData(store: ObjectStore, layout: RunLayout, trai
   const stats = await readFeatureStats(await store.getBytes(bucket, keys.features, signal));
   beat();
   const examples = (await store.head(bucket, keys.examples, signal))
-    ? await readExampleWindows(await store.getBytes(bucket, keys.examples, signal))
+    ? openExampleWindows(await store.getBytes(bucket, keys.examples, signal))
     : undefined;
   beat();
   const logitFile = (await store.getJsonIfExists<LogitEffectsFile>(bucket, keys.logitEffects, signal))
@@ -93,7 +104,13 @@ export async function loadReportData(store: ObjectStore, layout: RunLayout, trai
   const records = await readMetricRecords(store, layout, trainingId, signal);
   beat();
 
-  // The tokenizer is only needed for logit tokens and for examples without context windows.
+  const rows = [...stats.rows].sort((a, b) => a.feature - b.feature);
+  if (rows.length !== dictionary.dSae || rows.some((r, i) => r.feature !== i)) {
+    throw new ConfigError(`${uri(keys.features)} has ${rows.length} rows that are not features 0…${dictionary.dSae - 1} of dictionary ${trainingId}`);
+  }
+
+  // Token texts (the list's top tokens, logit tokens, examples without windows) come from the run's
+  // tokenizer, loaded once something needs it.
   let tokenizer: Promise<TextTokenizer> | undefined = options.tokenizer && Promise.resolve(options.tokenizer);
   const loadRunTokenizer = async (): Promise<TextTokenizer> => {
     const cacheDir = options.cacheDir ?? serviceSettingsFromEnv().cacheDir;
@@ -104,56 +121,50 @@ export async function loadReportData(store: ObjectStore, layout: RunLayout, trai
       throw new ConfigError(`the report needs run ${runId}'s tokenizer to show token text, and it cannot be loaded: ${(err as Error).message}`);
     }
   };
+  let decode: ((id: number) => string) | undefined;
   const decoder = async (): Promise<(id: number) => string> => {
+    if (decode) return decode;
     const tok = await (tokenizer ??= loadRunTokenizer());
     const cache = new Map<number, string>();
-    return (id) => {
+    return (decode = (id) => {
       let t = cache.get(id);
       if (t === undefined) cache.set(id, (t = tok.decode([id])));
       return t;
-    };
+    });
   };
-  let decode: ((id: number) => string) | undefined;
 
-  const windows = groupWindows(examples?.rows ?? []);
   const logits = new Map(logitFile.available ? logitFile.features.map((f) => [f.feature, f]) : []);
-  const rows = [...stats.rows].sort((a, b) => a.feature - b.feature);
   const features: ReportFeature[] = [];
   for (const row of rows) {
-    const w = windows.get(row.feature);
-    const fromRefs = async (refs: ExampleRef[]): Promise<ReportExample[]> => {
-      if (!refs.length) return [];
-      decode ??= await decoder();
-      return refs.map((r) => refExample(r, decode!(r.token)));
-    };
-    const top = w?.top.length ? w.top.map(windowExample) : await fromRefs(row.top);
-    const intervals = [];
-    for (let g = 0; g < row.intervals.length; g++) {
-      const iv = row.intervals[g];
-      const ws = w?.intervals.get(g);
-      intervals.push({ lo: iv.lo, hi: iv.hi, examples: ws?.length ? ws.map(windowExample) : await fromRefs(iv.examples) });
-    }
     const l = logits.get(row.feature);
     let logit: FeatureLogits | null = null;
     if (l) {
-      decode ??= await decoder();
-      const text = (t: { token: number; effect: number }) => ({ token: t.token, text: decode!(t.token), effect: t.effect });
-      logit = { topPositive: l.topPositive.map(text), topNegative: l.topNegative.map(text), histogram: l.histogram };
+      const text = await decoder();
+      const token = (t: { token: number; effect: number }) => ({ token: t.token, text: text(t.token), effect: t.effect });
+      logit = { topPositive: l.topPositive.map(token), topNegative: l.topNegative.map(token), histogram: l.histogram };
+    }
+    // The list shows the texts of the strongest examples' own tokens: what a window's centre shows.
+    const topTokens: string[] = [];
+    if (row.top.length) {
+      const text = await decoder();
+      for (const r of row.top) {
+        const t = text(r.token);
+        if (!topTokens.includes(t)) topTokens.push(t);
+        if (topTokens.length === LIST_TOKENS) break;
+      }
     }
     features.push({
       feature: row.feature, firingCount: row.firingCount, density: row.density, meanAct: row.meanAct, maxAct: row.maxAct,
-      histogram: row.histogram, top, intervals, logit, labelFiring: row.labelFiring,
+      histogram: row.histogram, top: [], intervals: row.intervals.map((iv) => ({ lo: iv.lo, hi: iv.hi, examples: [] })),
+      logit, labelFiring: row.labelFiring, topTokens,
     });
     if (features.length % 1024 === 0) {
       signal?.throwIfAborted();
       beat();
     }
   }
-  if (features.length !== dictionary.dSae || features.some((f, i) => f.feature !== i)) {
-    throw new ConfigError(`${uri(keys.features)} has ${features.length} rows that are not features 0…${dictionary.dSae - 1} of dictionary ${trainingId}`);
-  }
 
-  return {
+  const data: ReportData = {
     generatedAt: new Date().toISOString(),
     run: {
       runId, outputUri: summary.outputUri ?? statsResult.outputUri, model: config.model.path, hooks: config.hooks,
@@ -174,21 +185,44 @@ export async function loadReportData(store: ObjectStore, layout: RunLayout, trai
     logitEffects: { available: logitFile.available, note: logitFile.note },
     genres: genresFile ? genreTable(genresFile) : null,
   };
+
+  const detail = async (start: number, end: number): Promise<ReportFeature[]> => {
+    const windows = groupWindows(examples ? await examples.windowsOf(start, end) : []);
+    const fromRefs = async (refs: ExampleRef[]): Promise<ReportExample[]> => {
+      if (!refs.length) return [];
+      const text = await decoder();
+      return refs.map((r) => refExample(r, text(r.token)));
+    };
+    const out: ReportFeature[] = [];
+    for (const row of rows.slice(start, end)) {
+      const w = windows.get(row.feature);
+      const top = w?.top.length ? w.top.map(windowExample) : await fromRefs(row.top);
+      const intervals = [];
+      for (let g = 0; g < row.intervals.length; g++) {
+        const iv = row.intervals[g];
+        const ws = w?.intervals.get(g);
+        intervals.push({ lo: iv.lo, hi: iv.hi, examples: ws?.length ? ws.map(windowExample) : await fromRefs(iv.examples) });
+      }
+      out.push({ ...features[row.feature], top, intervals });
+    }
+    return out;
+  };
+  return { data, detail };
 }
 
-/** Loads the dictionary's report data and writes its site; index.html is written last. */
+/** Loads the dictionary's report and writes its site; index.html is written last. */
 export async function writeReport(store: ObjectStore, layout: RunLayout, trainingId: string, options: WriteReportOptions = {}): Promise<WrittenReport> {
-  const data = await loadReportData(store, layout, trainingId, options);
-  return writeReportSite(store, layout, trainingId, data, options);
+  return writeReportSite(store, layout, trainingId, await loadReport(store, layout, trainingId, options), options);
 }
 
 /**
- * Writes a built report to S3 (and `outDir`), with content types S3 static hosting serves as is.
- * Data files go up `concurrency` at a time; index.html only once every one of them is written, so
- * a report that was cut short never has a fresh index pointing at missing data.
+ * Writes a report to S3 (and `outDir`), with content types S3 static hosting serves as is. The
+ * examples of one detail chunk are loaded at a time; data files go up `concurrency` at a time;
+ * index.html only once every one of them is written, so a report that was cut short never has a
+ * fresh index pointing at missing data.
  */
 export async function writeReportSite(
-  store: ObjectStore, layout: RunLayout, trainingId: string, data: ReportData, options: WriteReportOptions = {},
+  store: ObjectStore, layout: RunLayout, trainingId: string, report: LoadedReport, options: WriteReportOptions = {},
 ): Promise<WrittenReport> {
   const { signal, outDir } = options;
   const beat = options.heartbeat ?? (() => undefined);
@@ -213,14 +247,19 @@ export async function writeReportSite(
     if (files % 32 === 0) beat();
   };
 
-  let index: SiteFile | undefined;
+  const { data } = report;
+  const site = siteLayout(data, options.site);
+  async function* dataFiles(): AsyncGenerator<SiteFile> {
+    yield overviewFile(data, site);
+    for (let c = 0; c < site.listFiles.length; c++) yield listFile(data, site, c);
+    for (let c = 0; c < site.detailFiles.length; c++) {
+      const start = c * site.detailChunk;
+      yield detailFile(site, c, await report.detail(start, Math.min(start + site.detailChunk, site.features)));
+    }
+  }
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  for (const file of reportSiteFiles(data, options.site)) {
-    if (file.path === 'index.html') {
-      index = file;
-      continue;
-    }
+  for await (const file of dataFiles()) {
     const p: Promise<void> = writeOne(file)
       .catch((error: unknown) => void (failure ??= { error }))
       .finally(() => inFlight.delete(p));
@@ -230,8 +269,7 @@ export async function writeReportSite(
   }
   await Promise.all(inFlight);
   if (failure) throw failure.error;
-  if (!index) throw new Error('the report site has no index.html');
-  await writeOne(index);
+  await writeOne(indexFile(data, site));
   beat();
   const prefixUri = `s3://${layout.bucket}/${prefix}`;
   return {

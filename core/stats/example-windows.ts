@@ -129,6 +129,23 @@ export function encodeExampleWindows(file: ExampleWindowsFile, kvMetadata: Recor
 }
 
 export async function readExampleWindows(bytes: Uint8Array): Promise<ExampleWindowsFile> {
+  const reader = openExampleWindows(bytes);
+  return { radius: reader.radius, rows: await reader.windowsOf(0, Infinity) };
+}
+
+/** Reads examples.parquet by feature range, decoding only the row groups that hold the range. */
+export interface ExampleWindowsReader {
+  radius: number;
+  /** Windows of features [from, to), in file order (feature order). */
+  windowsOf(from: number, to: number): Promise<ExampleWindow[]>;
+}
+
+/**
+ * Each row group's feature statistics (ExampleWindowsWriter writes them) say which groups a range
+ * needs; a file without them is read whole. The last group decoded is kept, so reading ranges in
+ * ascending order decodes each group once.
+ */
+export function openExampleWindows(bytes: Uint8Array): ExampleWindowsReader {
   const file = {
     byteLength: bytes.byteLength,
     slice: (start: number, end = bytes.byteLength) => bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer,
@@ -138,8 +155,39 @@ export async function readExampleWindows(bytes: Uint8Array): Promise<ExampleWind
   if (kv.get(META.format) !== EXAMPLE_WINDOWS_FORMAT) {
     throw new Error(`not an example-windows file: ${META.format} is ${JSON.stringify(kv.get(META.format))}, expected ${EXAMPLE_WINDOWS_FORMAT}`);
   }
-  const objects = await parquetReadObjects({ file, metadata });
-  const rows = objects.map((o): ExampleWindow => ({
+  const featureColumn = metadata.schema.slice(1).findIndex((e) => e.name === 'feature');
+  let rowStart = 0;
+  const groups = metadata.row_groups.map((g) => {
+    const stats = g.columns[featureColumn]?.meta_data?.statistics;
+    const min = typeof stats?.min_value === 'number' ? stats.min_value : -Infinity;
+    const max = typeof stats?.max_value === 'number' ? stats.max_value : Infinity;
+    const group = { rowStart, rowEnd: rowStart + Number(g.num_rows), min, max };
+    rowStart = group.rowEnd;
+    return group;
+  });
+  let cached: { index: number; rows: ExampleWindow[] } | undefined;
+  const groupRows = async (index: number): Promise<ExampleWindow[]> => {
+    if (cached?.index !== index) {
+      const { rowStart: start, rowEnd: end } = groups[index];
+      cached = { index, rows: (await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: end })).map(windowOf) };
+    }
+    return cached.rows;
+  };
+  return {
+    radius: Number(kv.get(META.radius)),
+    async windowsOf(from, to) {
+      const out: ExampleWindow[] = [];
+      for (const [index, g] of groups.entries()) {
+        if (g.max < from || g.min >= to || g.rowEnd === g.rowStart) continue;
+        for (const w of await groupRows(index)) if (w.feature >= from && w.feature < to) out.push(w);
+      }
+      return out;
+    },
+  };
+}
+
+function windowOf(o: Record<string, unknown>): ExampleWindow {
+  return {
     feature: Number(o.feature),
     kind: String(o.kind) as ExampleKind,
     group: Number(o.group),
@@ -153,8 +201,7 @@ export async function readExampleWindows(bytes: Uint8Array): Promise<ExampleWind
     tokens: JSON.parse(String(o.tokens)) as number[],
     texts: JSON.parse(String(o.texts)) as string[],
     acts: JSON.parse(String(o.acts)) as number[],
-  }));
-  return { radius: Number(kv.get(META.radius)), rows };
+  };
 }
 
 /** Six significant digits: plenty for a highlight, and a third of the JSON. */
