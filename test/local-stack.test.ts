@@ -196,5 +196,10 @@ test('two processes bringing the stack up at the same moment share one set of se
   // The pid files still name the running servers, so devDown can stop them.
   assert.ok(Number.isInteger(status.temporal.pid) && Number.isInteger(status.s3.pid));
   endpoints = a;
-  assert.deepEqual(await devDown(stack!.options), { temporal: 'terminated', s3: 'terminated' });
+  // Found through their pid files and stopped ('killed' when one outlives the stop grace, as a
+  // freshly started SeaweedFS under load sometimes does; 'not-running' would mean a lost pid file).
+  const stopped = await devDown(stack!.options);
+  for (const service of ['temporal', 's3'] as const) assert.ok(['terminated', 'killed'].includes(stopped[service]), `${service}: ${stopped[service]}`);
+  const down = await devStatus(stack!.options);
+  assert.deepEqual([down.temporal.up, down.s3.up], [false, false]);
 });

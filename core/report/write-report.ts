@@ -1,5 +1,6 @@
-// Reads one dictionary's artifacts from S3 into a ReportData and writes the feature browser under
-// <run>/report/<trainingId>/ (and optionally to a local folder). Used by `thresher report` and by
+// Reads one dictionary's artifacts from S3 into a ReportData (its examples loaded one detail chunk
+// at a time) and writes the feature browser under <run>/report/<trainingId>/ (and optionally to a
+// local folder). Used by `thresher report` and by
 // the statistics workflow once its statistics are complete, so it takes what an activity has: the
 // store, the layout, an AbortSignal and a heartbeat callback.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
@@ -25,7 +26,7 @@ import {
 import { detailFile, indexFile, LIST_TOKENS, listFile, overviewFile, siteLayout, type SiteFile, type SiteOptions } from './report-site.js';
 
 export interface LoadReportOptions {
-  /** Decodes token ids (logit effects, examples without context). Default: the run config's tokenizer. */
+  /** Decodes token ids (the list's top tokens, logit effects, examples without context). Default: the run config's tokenizer. */
   tokenizer?: TextTokenizer;
   /** Where an s3:// tokenizer is cached. Default: THRESHER_CACHE_DIR (service settings). */
   cacheDir?: string;
