@@ -38,6 +38,7 @@ import {
 } from '../workflows/harvest-types.js';
 import { fixed, int, intFlag, printTable } from './bench-table.js';
 import { startBenchStack, stopOnSignal } from './bench-stack.js';
+import { workflowChain } from './workflow-chain.js';
 import { processCpuSeconds, stackPid } from './cpu-usage.js';
 
 const ASSETS = fileURLToPath(new URL('../../assets/demo/', import.meta.url));
@@ -182,17 +183,8 @@ try {
     node: (nodeCpu.user + nodeCpu.system) / 1e6,
   };
 
-  // The chain: every execution with this workflow id (visibility), each described by its runId.
-  const executions: { runId: string; status: string; events: number; bytes: number }[] = [];
-  for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    const d = await client.workflow.getHandle(workflowId, info.runId).describe();
-    executions.push({ runId: info.runId, status: d.status.name, events: d.historyLength, bytes: d.historySize ?? NaN });
-  }
+  const { executions, largestEvents, largestBytes, problem: chainProblem } = await workflowChain(client, workflowId);
   await clientConnection.close();
-  const continued = executions.filter((e) => e.status === 'CONTINUED_AS_NEW').length;
-  const completed = executions.filter((e) => e.status === 'COMPLETED').length;
-  const largestEvents = executions.reduce((a, e) => (e.events > a.events ? e : a), executions[0]);
-  const largestBytes = executions.reduce((a, e) => (e.bytes > a.bytes ? e : a), executions[0]);
 
   const problems: string[] = [];
   if (result.status !== 'completed') problems.push(`status ${result.status}`);
@@ -200,7 +192,7 @@ try {
   if (result.failedShards !== 0) problems.push(`${result.failedShards} failed shards`);
   if (finalProgress && finalProgress.shards.done !== shards) problems.push(`progress says ${finalProgress.shards.done} done`);
   if (!finalProgress) problems.push('final progress query failed');
-  if (completed !== 1 || continued !== executions.length - 1) problems.push(`chain: ${completed} completed, ${continued} continued-as-new of ${executions.length}`);
+  if (chainProblem) problems.push(chainProblem);
 
   printTable(
     `schedule bench: no-op shards through HarvestRun on the Temporal dev server (${os.availableParallelism()} cores; plan written in ${fixed(planSeconds, 1)} s, not timed)`,

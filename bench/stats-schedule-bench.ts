@@ -27,6 +27,7 @@ import {
 } from '../workflows/stats-types.js';
 import { fixed, int, intFlag, printTable } from './bench-table.js';
 import { startBenchStack, stopOnSignal } from './bench-stack.js';
+import { workflowChain } from './workflow-chain.js';
 import { processCpuSeconds, stackPid } from './cpu-usage.js';
 
 const { values: flags } = parseArgs({
@@ -163,14 +164,8 @@ try {
   const nodeCpu = process.cpuUsage(cpu0.node);
   const cpu = { temporal: processCpuSeconds(temporalPid) - cpu0.temporal, node: (nodeCpu.user + nodeCpu.system) / 1e6 };
 
-  const executions: { runId: string; status: string; events: number; bytes: number }[] = [];
-  for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    const d = await client.workflow.getHandle(workflowId, info.runId).describe();
-    executions.push({ runId: info.runId, status: d.status.name, events: d.historyLength, bytes: d.historySize ?? NaN });
-  }
+  const { executions, largestEvents, largestBytes, problem: chainProblem } = await workflowChain(client, workflowId);
   await clientConnection.close();
-  const largestEvents = executions.reduce((a, e) => (e.events > a.events ? e : a), executions[0]);
-  const largestBytes = executions.reduce((a, e) => (e.bytes > a.bytes ? e : a), executions[0]);
   const groups = Math.ceil(parts / partsPerGroup);
 
   const problems: string[] = [];
@@ -178,9 +173,7 @@ try {
   if (partsSeen !== parts) problems.push(`summarise saw ${partsSeen} parts`);
   if (!finalProgress) problems.push('final progress query failed');
   else if (finalProgress.groupsDone !== groups || finalProgress.phase !== 'done') problems.push(`progress: ${finalProgress.phase}, ${finalProgress.groupsDone}/${groups} groups`);
-  const completed = executions.filter((e) => e.status === 'COMPLETED').length;
-  const continued = executions.filter((e) => e.status === 'CONTINUED_AS_NEW').length;
-  if (completed !== 1 || continued !== executions.length - 1) problems.push(`chain: ${completed} completed, ${continued} continued-as-new of ${executions.length}`);
+  if (chainProblem) problems.push(chainProblem);
 
   printTable(
     `stats schedule bench: no-op part groups through FeatureStats on the Temporal dev server (${os.availableParallelism()} cores; manifests written first, not timed)`,
