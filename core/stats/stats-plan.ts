@@ -7,8 +7,11 @@ import type { ObjectStore } from '../storage/object-store.js';
 import type { RunLayout } from '../storage/run-layout.js';
 
 export const STATS_PLAN_FORMAT = 'stats-plan/v1';
-/** Groups per plan page: with 8 parts per group, a page is ~0.7 MB of keys. */
-export const STATS_GROUPS_PER_PAGE = 1000;
+/**
+ * Groups per plan page. Every summarisePart reads its group's whole page, so pages stay small:
+ * with 8 parts per group a page is ~70 KB of keys (100,000 parts make 125 pages).
+ */
+export const STATS_GROUPS_PER_PAGE = 100;
 
 export interface StatsPlanPage {
   format: typeof STATS_PLAN_FORMAT;
