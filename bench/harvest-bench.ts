@@ -3,7 +3,8 @@
 //   npm run bench:harvest -- [flags]
 //
 //   (a) end-to-end harvestShard() tokens/s ÷ bare session.run() tokens/s on the same batches,
-//       for one hook and for two hooks; target >= 0.85.
+//       for one hook and for two hooks, per model (bench-models.ts: the demo model, and a model of
+//       GPT-2 small's shape whose compute per stored byte is like a real harvest's); target >= 0.85.
 //   (b) Parquet write MiB/s ÷ raw file write MiB/s (benchParquetWrite from parquet-write.ts).
 //   (c) peak RSS of harvestShard() over plain-text shards of several sizes, each in a child
 //       process; target < 1 GiB and independent of shard size.
@@ -11,7 +12,11 @@
 // Flags (all optional):
 //   --only e2e,parquet,rss     sections to run (default all three)
 //   --repeats N                interleaved repeats of (a), after one warm-up round (default 5)
-//   --shard-mib N              size of the JSONL demo shard for (a) (default 1)
+//   --models A,B,…             models for (a): demo, gpt2-small-shape, or FILE.onnx (default demo,gpt2-small-shape)
+//   --tokenizer FILE           tokenizer.json of a FILE.onnx model
+//   --hooks A[,B]              one or two hooks of a FILE.onnx model (the built-in models name their own)
+//   --shard-mib N              size of the JSONL demo shard for (a) with the demo model (default 1)
+//   --large-shard-mib N        the same for the other models (default 0.0625: ~17k tokens, ~10 s each way)
 //   --batch-size N             contexts per model call in (a) (default 32)
 //   --context-length N         tokens per context in (a) (default 128; the demo model takes <= 256)
 //   --positions N|all          positionsPerContext in (a) (default 64, as the demo run)
@@ -38,7 +43,8 @@ import { benchParquetWrite } from './parquet-write.js';
 import { fixed, int, intFlag, mib, numberList, printTable, verdict } from './bench-table.js';
 import { startBenchStack, stopOnSignal } from './bench-stack.js';
 import { stackPid } from './cpu-usage.js';
-import { benchEndToEnd, type E2eCase } from './harvest-e2e.js';
+import { resolveBenchModel, BUILT_IN_MODELS } from './bench-models.js';
+import { benchEndToEnd, type E2eCase, type E2eRow } from './harvest-e2e.js';
 import { benchRss } from './harvest-rss.js';
 import { ensureDemoShard } from './shard-files.js';
 
@@ -51,7 +57,11 @@ const { values: flags } = parseArgs({
   options: {
     only: { type: 'string' },
     repeats: { type: 'string' },
+    models: { type: 'string' },
+    tokenizer: { type: 'string' },
+    hooks: { type: 'string' },
     'shard-mib': { type: 'string' },
+    'large-shard-mib': { type: 'string' },
     'batch-size': { type: 'string' },
     'context-length': { type: 'string' },
     positions: { type: 'string' },
@@ -79,14 +89,23 @@ const repeats = intFlag(flags.repeats, 'repeats', 5);
 const shardDir = flags['shard-dir'] ?? path.join(os.tmpdir(), 'thresher-bench-shards');
 const positions = flags.positions === 'all' ? undefined : intFlag(flags.positions, 'positions', 64);
 const log = (msg: string) => console.error(msg);
+const models = (flags.models ?? BUILT_IN_MODELS.join(',')).split(',').map((m) => m.trim()).filter(Boolean);
+const hookFlag = flags.hooks?.split(',').map((h) => h.trim()).filter(Boolean);
+// Resolved (and the GPT-2-shaped model built, once) before any service starts, so a bad flag fails first.
+const benchModels = [];
+if (only.has('e2e')) {
+  for (const spec of models) benchModels.push(await resolveBenchModel(spec, { demoAssets: ASSETS, cacheDir: shardDir, tokenizer: flags.tokenizer, hooks: hookFlag }));
+}
 
-function runConfig(runId: string, input: Omit<RunConfigInput, 'model' | 'tokenizer' | 'corpus'> & { corpus?: string }): RunConfig {
-  const { corpus, ...rest } = input;
+type ConfigInput = Omit<RunConfigInput, 'model' | 'tokenizer' | 'corpus'> & { corpus?: string; modelPath?: string; tokenizerPath?: string };
+
+function runConfig(runId: string, input: ConfigInput): RunConfig {
+  const { corpus, modelPath, tokenizerPath, ...rest } = input;
   return {
     ...parseRunConfig({
       ...rest,
-      model: { path: path.join(ASSETS, 'model.onnx'), intraOpThreads: threads },
-      tokenizer: { path: path.join(ASSETS, 'tokenizer.json') },
+      model: { path: modelPath ?? path.join(ASSETS, 'model.onnx'), intraOpThreads: threads },
+      tokenizer: { path: tokenizerPath ?? path.join(ASSETS, 'tokenizer.json') },
       corpus: { path: corpus ?? 's3://thresher/unused' },
     }),
     runId,
@@ -128,36 +147,54 @@ if (only.has('e2e') || only.has('rss')) {
   const bucket = stack.endpoints.bucket;
   try {
     if (only.has('e2e')) {
-      const shardMiB = Number(flags['shard-mib'] ?? 1);
-      if (!(shardMiB > 0)) throw new Error(`--shard-mib: expected a positive number, got "${flags['shard-mib']}"`);
-      const shard = await ensureDemoShard(shardDir, Math.round(shardMiB * 2 ** 20), 1, 'jsonl');
-      const shardUri = `s3://${bucket}/corpora/bench/shard-00000.jsonl`;
-      await stack.store.put(bucket, 'corpora/bench/shard-00000.jsonl', await readFile(shard.path));
-      const common = {
-        contextLength: intFlag(flags['context-length'], 'context-length', 128),
-        positionsPerContext: positions,
-        batchSize: intFlag(flags['batch-size'], 'batch-size', 32),
-        dtype,
-        output: { path: `s3://${bucket}/bench`, partMiB: Number(flags['part-mib'] ?? 64) },
-        corpus: `s3://${bucket}/corpora/bench`,
-      } as const;
-      const cases: E2eCase[] = [
-        { name: 'mlp.hook_post', config: runConfig('e2e-1hook', { ...common, hooks: ['blocks.0.mlp.hook_post'] }) },
-        { name: 'mlp.hook_post + hook_resid_post', config: runConfig('e2e-2hooks', { ...common, hooks: ['blocks.0.mlp.hook_post', 'blocks.0.hook_resid_post'] }) },
-      ];
-      log(`(a) end to end vs bare session.run: ${shard.documents} documents, ${mib(shard.bytes)} MiB JSONL, ${repeats} repeats…`);
-      const rows = await benchEndToEnd({ store: stack.store, resources, shardFile: shard.path, shardUri, shardBytes: shard.bytes, cases, repeats, s3Pid, log });
-      const c0 = cases[0].config;
+      const shardMiBFlag = (name: 'shard-mib' | 'large-shard-mib', fallback: number): number => {
+        const v = Number(flags[name] ?? fallback);
+        if (!(v > 0)) throw new Error(`--${name}: expected a positive number, got "${flags[name]}"`);
+        return v;
+      };
+      const demoShardMiB = shardMiBFlag('shard-mib', 1);
+      const largeShardMiB = shardMiBFlag('large-shard-mib', 0.0625);
+      const rows: { model: string; shardBytes: number; row: E2eRow }[] = [];
+      let c0: RunConfig | undefined;
+      for (const bm of benchModels) {
+        const shard = await ensureDemoShard(shardDir, Math.round((bm.name === 'demo' ? demoShardMiB : largeShardMiB) * 2 ** 20), 1, 'jsonl');
+        const shardKey = `corpora/bench-${bm.name}/shard-00000.jsonl`;
+        await stack.store.put(bucket, shardKey, await readFile(shard.path));
+        const common = {
+          contextLength: intFlag(flags['context-length'], 'context-length', 128),
+          positionsPerContext: positions,
+          batchSize: intFlag(flags['batch-size'], 'batch-size', 32),
+          dtype,
+          output: { path: `s3://${bucket}/bench`, partMiB: Number(flags['part-mib'] ?? 64) },
+          corpus: `s3://${bucket}/corpora/bench-${bm.name}`,
+          modelPath: bm.modelPath,
+          tokenizerPath: bm.tokenizerPath,
+        } as const;
+        const hookSets = bm.hooks.length > 1 ? [bm.hooks.slice(0, 1), bm.hooks] : [bm.hooks];
+        const cases: E2eCase[] = hookSets.map((hooks) => ({
+          name: hooks.join(' + '),
+          config: runConfig(`e2e-${bm.name}-${hooks.length}hook`, { ...common, hooks }),
+        }));
+        c0 ??= cases[0].config;
+        log(`(a) ${bm.name}: end to end vs bare session.run: ${shard.documents} documents, ${mib(shard.bytes)} MiB JSONL, ${repeats} repeats…`);
+        const measured = await benchEndToEnd({
+          store: stack.store, resources, shardFile: shard.path, shardUri: `s3://${bucket}/${shardKey}`, shardBytes: shard.bytes, cases, repeats, s3Pid, log,
+        });
+        rows.push(...measured.map((row) => ({ model: bm.name, shardBytes: shard.bytes, row })));
+      }
       printTable(
-        `(a) end-to-end harvestShard vs bare session.run, same batches: ${mib(shard.bytes)} MiB JSONL shard, context ${c0.contextLength}, ` +
-          `batch ${c0.batchSize}, ${c0.positionsPerContext ?? 'all'} positions/context, ${c0.dtype}, ${threads} intra-op threads; median of ${repeats} (A B interleaved)`,
-        ['hooks', 'tokens', 'batches', 'bare tokens/s', 'e2e tokens/s', 'e2e/bare', 'per-round e2e/bare', 'target'],
-        rows.map((r) => [
+        `(a) end-to-end harvestShard vs bare session.run, same batches: JSONL demo-corpus shard per model, context ${c0!.contextLength}, ` +
+          `batch ${c0!.batchSize}, ${c0!.positionsPerContext ?? 'all'} positions/context, ${c0!.dtype}, ${threads} intra-op threads; median of ${repeats} (A B interleaved)`,
+        ['model', 'hooks', 'shard MiB', 'tokens', 'batches', 'bare tokens/s', 'e2e tokens/s', 'stored B/token', 'e2e/bare', 'per-round e2e/bare', 'target'],
+        rows.map(({ model, shardBytes, row: r }) => [
+          model,
           r.name,
+          fixed(shardBytes / 2 ** 20, 3),
           int(r.tokens),
           int(r.batches),
           int(r.bareTokensPerSec),
           int(r.e2eTokensPerSec),
+          int((r.parquetMiB * 2 ** 20) / r.tokens),
           fixed(r.ratio, 3),
           fixed(r.pairedRatio, 3),
           verdict(r.ratio, E2E_TARGET, 'higher'),
@@ -165,8 +202,9 @@ if (only.has('e2e') || only.has('rss')) {
       );
       printTable(
         '(a) where the end-to-end time goes (medians; "model" = inference thread busy, seen from the main thread; main ELU = main-thread event-loop utilisation; put = sha256 + S3 PUT)',
-        ['hooks', 'e2e s', 'bare s', 'model s', 'model/bare', 'model idle', 'main ELU', 'tokenize s', 'put s', 'parquet MiB', 'part files', 'node CPU e2e', 'node CPU bare', 's3 CPU'],
-        rows.map((r) => [
+        ['model', 'hooks', 'e2e s', 'bare s', 'model s', 'model/bare', 'model idle', 'main ELU', 'tokenize s', 'put s', 'parquet MiB', 'part files', 'node CPU e2e', 'node CPU bare', 's3 CPU'],
+        rows.map(({ model, row: r }) => [
+          model,
           r.name,
           fixed(r.e2eSec),
           fixed(r.bareSec),

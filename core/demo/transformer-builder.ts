@@ -79,7 +79,7 @@ export function demoTransformerHooks(config: DemoTransformerConfig): { name: str
  * Weight tensors in the order the trained-weights file holds them (scripts/train-demo-transformer.py
  * writes them in this order, with these names and layouts).
  */
-function weightLayout(c: ResolvedDemoTransformerConfig): { name: string; dims: number[] }[] {
+export function weightLayout(c: ResolvedDemoTransformerConfig): { name: string; dims: number[] }[] {
   const block = (b: string) => [
     { name: `${b}.ln1.w`, dims: [c.dModel] },
     { name: `${b}.ln1.b`, dims: [c.dModel] },
