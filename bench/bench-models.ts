@@ -45,9 +45,9 @@ export function randomTransformerWeights(config: DemoTransformerConfig, seed: nu
   let offset = 0;
   layout.forEach((t, i) => {
     const end = offset + sizes[i];
-    if (/\.ln\d?\.w$|^ln_final\.w$/.test(t.name)) weights.fill(1, offset, end);
-    else if (t.dims.length > 1) for (let j = offset; j < end; j++) weights[j] = (random.next() * 2 - 1) * half;
-    // Everything else is a bias: left at 0.
+    if (/\.w$/.test(t.name)) weights.fill(1, offset, end); // LayerNorm gains
+    else if (!/\.b(_[A-Za-z]+)?$/.test(t.name)) for (let j = offset; j < end; j++) weights[j] = (random.next() * 2 - 1) * half;
+    // Biases (`.b`, `.b_Q`, `.b_in`, …, some of them 2-D) stay 0.
     offset = end;
   });
   return weights;
