@@ -1,18 +1,39 @@
-// `thresher stats start RUN TRAINING_ID [--wait]` and `thresher stats status RUN TRAINING_ID [--json]`:
+// `thresher stats start RUN TRAINING_ID [--config FILE] [--wait]` and `thresher stats status RUN TRAINING_ID [--json]`:
 // feature statistics of one trained dictionary.
+import { readFile } from 'node:fs/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ConfigError } from '../core/config/run-config.js';
+import { statsSettingsSchema } from '../core/stats/stats-settings-schema.js';
 import type { Logger } from '../core/logging.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import type { featureStats } from '../workflows/feature-stats.js';
 import { ORCHESTRATION_QUEUE } from '../workflows/harvest-types.js';
 import { causeMessage } from '../workflows/cause-message.js';
-import { statsWorkflowId, type StatsProgress, type StatsResult } from '../workflows/stats-types.js';
+import { statsWorkflowId, type StatsProgress, type StatsResult, type StatsSettings } from '../workflows/stats-types.js';
 import { runRef } from './run-commands.js';
 import type { Services } from './services.js';
 
+/**
+ * The settings file of `stats start --config FILE`: the same fields as a run config's `stats`
+ * section. Every problem is listed with its field.
+ */
+export async function readStatsSettings(file: string): Promise<StatsSettings> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`stats settings ${file} cannot be read as JSON: ${(err as Error).message}`);
+  }
+  const result = statsSettingsSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+    throw new ConfigError(`stats settings ${file} are invalid:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
 /** Checks the dictionary is complete (its result.json is written last), then starts FeatureStats. */
-export async function startStats(services: Services, client: Client, runId: string, trainingId: string, log: Logger) {
+export async function startStats(services: Services, client: Client, runId: string, trainingId: string, log: Logger, settings: StatsSettings = {}) {
   const ref = await runRef(client, runId);
   const layout = new RunLayout(ref.outputUri, runId);
   if (!(await services.store.head(layout.bucket, layout.dictionaryResultKey(trainingId)))) {
@@ -21,9 +42,9 @@ export async function startStats(services: Services, client: Client, runId: stri
   const handle = await client.workflow.start<typeof featureStats>('featureStats', {
     workflowId: statsWorkflowId(runId, trainingId),
     taskQueue: ORCHESTRATION_QUEUE,
-    args: [{ runId, outputUri: ref.outputUri, trainingId }],
+    args: [{ ...settings, runId, outputUri: ref.outputUri, trainingId }],
   });
-  log.info('feature statistics started', { runId, trainingId, workflowId: handle.workflowId });
+  log.info('feature statistics started', { runId, trainingId, workflowId: handle.workflowId, settings });
   return handle;
 }
 

@@ -12,7 +12,7 @@ import { createWorkerSet, WORKER_ROLES, type WorkerRole } from '../workers/harve
 import { installTemporalRuntime } from '../workers/runtime.js';
 import { runDemo } from './demo.js';
 import { describeReport, writeRunReport } from './report-commands.js';
-import { describeStats, describeStatsStatus, startStats, statsStatus, watchStats } from './stats-commands.js';
+import { describeStats, describeStatsStatus, readStatsSettings, startStats, statsStatus, watchStats } from './stats-commands.js';
 import { localWorkerTargets, startWorkerMonitoring } from './monitoring.js';
 import { formatBytes, ProgressBar, progressLine } from './progress-bar.js';
 import { resumeRun, runRef, runStatus, startRun, verify } from './run-commands.js';
@@ -30,7 +30,8 @@ const USAGE = `thresher — harvest transformer activations at scale
   thresher run verify RUN [--json]          audit outputs against the shard manifests
   thresher train start CONFIG [--wait]      validate CONFIG and train dictionaries on a finished run
   thresher train status RUN/SWEEP [--json]
-  thresher stats start RUN TRAINING_ID [--wait]  feature statistics of a trained dictionary
+  thresher stats start RUN TRAINING_ID [--config FILE] [--wait]
+                                            feature statistics of a trained dictionary (FILE: settings, README)
   thresher stats status RUN TRAINING_ID [--json]
   thresher report RUN [TRAINING_ID] [--out DIR]  write the feature browser (static site) to S3 (and DIR)
   thresher worker [--roles orchestration,harvest,training]
@@ -58,6 +59,7 @@ async function main(argv: string[]): Promise<void> {
       prometheus: { type: 'boolean', default: false },
       'prometheus-port': { type: 'string', default: '9090' },
       out: { type: 'string' },
+      config: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -105,8 +107,11 @@ function installRuntime(command: string): void {
   }
 }
 
-async function statsCommand(action: string, runId: string, trainingId: string, flags: { wait: boolean; json: boolean }): Promise<void> {
+async function statsCommand(action: string, runId: string, trainingId: string, flags: { wait: boolean; json: boolean; config?: string }): Promise<void> {
   if (action !== 'start' && action !== 'status') throw new ConfigError(`unknown stats action "${action}" (start or status)`);
+  if (flags.config !== undefined && action !== 'start') throw new ConfigError('--config is for `stats start`');
+  // Checked before any service is touched.
+  const settings = flags.config !== undefined ? await readStatsSettings(flags.config) : {};
   const services = await resolveServices();
   const client = await clientFor(services);
   try {
@@ -114,7 +119,7 @@ async function statsCommand(action: string, runId: string, trainingId: string, f
       const status = await statsStatus(client, runId, trainingId);
       return void console.log(flags.json ? JSON.stringify(status, null, 2) : describeStatsStatus(status));
     }
-    const handle = await startStats(services, client, runId, trainingId, log);
+    const handle = await startStats(services, client, runId, trainingId, log, settings);
     console.log(`started feature statistics for ${runId}/${trainingId} (workflow ${handle.workflowId})`);
     if (flags.wait) console.log(describeStats(await watchStats(client, runId, trainingId)));
   } finally {

@@ -42,4 +42,21 @@ describe('parseRunConfig', () => {
     assert.throws(() => parseRunConfig({ ...valid, hooks: ['a', 'a'] }), /hooks: hooks must not repeat/);
     assert.throws(() => parseRunConfig({ ...valid, tokenizer: { path: 't.json', bosToken: null } }), /tokenizer\.bos: is 'context' but bosToken is null/);
   });
+
+  it('takes a stats section with the stats stage, checking each field', () => {
+    const train = { hook: 'blocks.0.mlp.hook_post', sizes: [64], l1Coefficients: [0.01], steps: 10 };
+    const staged = { ...valid, stages: ['train', 'stats'], train };
+    const c = parseRunConfig({ ...staged, stats: { partsPerGroup: 2, fanIn: 4, featureBrowser: false } });
+    assert.deepEqual(c.stats, { partsPerGroup: 2, fanIn: 4, featureBrowser: false });
+    assert.equal(parseRunConfig(staged).stats, undefined);
+    assert.throws(() => parseRunConfig({ ...valid, stages: ['train'], train, stats: { fanIn: 4 } }), /- stages: must include "stats" when a stats section is given/);
+    assert.throws(
+      () => parseRunConfig({ ...staged, stats: { fanIn: 1, concurrency: 0, topK: 2.5, encodeBatchRows: 'big', partz: 1 } }),
+      (err: Error) => {
+        for (const field of ['stats.fanIn', 'stats.concurrency', 'stats.topK', 'stats.encodeBatchRows', 'stats']) assert.ok(err.message.includes(`- ${field}:`), `${field} in ${err.message}`);
+        assert.match(err.message, /partz/);
+        return true;
+      },
+    );
+  });
 });

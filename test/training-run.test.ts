@@ -18,6 +18,7 @@ import { RunLayout } from '../core/storage/run-layout.js';
 import { parquetMetadata } from 'hyparquet';
 import { readExampleWindows } from '../core/stats/example-windows.js';
 import { readFeatureStats } from '../core/stats/feature-stats-parquet.js';
+import { listHookParts } from '../core/training/activation-stream.js';
 import type { TrainingConfigInput } from '../core/training/training-config-schema.js';
 import { createWorkerMetrics } from '../workers/worker-metrics.js';
 import { ORCHESTRATION_QUEUE } from '../workflows/harvest-types.js';
@@ -318,7 +319,8 @@ test('a harvest run with stages ["train", "stats"] trains its dictionary, then c
     await assert.rejects(startRun(h!.services, await writeConfig(dir, r.config.runId!, r.config), quietLog, h!.client), (err: Error) => err instanceof ConfigError && r.message.test(err.message), String(r.message));
   }
 
-  const config = demoConfig(runId, corpus.uri, output, { positionsPerContext: 32, stages: ['train', 'stats'], train });
+  // The run config's stats section reaches the stage's FeatureStats: one part per group.
+  const config = demoConfig(runId, corpus.uri, output, { positionsPerContext: 32, stages: ['train', 'stats'], train, stats: { partsPerGroup: 1 } });
   const started = await startRun(h!.services, await writeConfig(dir, runId, config), quietLog, h!.client);
   h!.track(started.handle);
   const result = await withTimeout('the harvest and its train and stats stages', 200_000, started.handle.result());
@@ -331,6 +333,10 @@ test('a harvest run with stages ["train", "stats"] trains its dictionary, then c
 
   const layout = new RunLayout(output, runId);
   await assertExampleWindows(layout, trainingId);
+  const { parts } = await listHookParts(h!.store, layout, MLP_HOOK);
+  const staged = await h!.client.workflow.getHandle(statsWorkflowId(runId, trainingId)).query<StatsProgress>('progress');
+  assert.ok(parts.length > 1, `${parts.length} parts`);
+  assert.deepEqual([staged.groups, staged.groupsDone], [parts.length, parts.length], 'partsPerGroup 1 from the run config');
 
   // Again with one shard per window task and a continue-as-new before every activity: the windows
   // are cut by two tasks in parallel, across executions, and gather into the same examples.parquet.

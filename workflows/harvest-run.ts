@@ -17,7 +17,7 @@ import {
 import type { ControlActivities } from '../activities/control-activities.js';
 import type { HarvestActivities } from '../activities/harvest-activities.js';
 import type { featureStats } from './feature-stats.js';
-import { statsWorkflowId } from './stats-types.js';
+import { statsWorkflowId, type StatsSettings } from './stats-types.js';
 import type { trainDictionary } from './train-dictionary.js';
 import { STAGE_SWEEP_ID, trainWorkflowId, type TrainSweepResult } from './training-types.js';
 import {
@@ -167,7 +167,7 @@ export async function harvestRun(input: HarvestRunInput): Promise<HarvestResult>
     phase = 'stages';
     const train = await trainStage(ref, result);
     result.stages = { train: train.outcome };
-    if (plan.stages.includes('stats')) result.stages.stats = await statsStage(ref, train.sweep);
+    if (plan.stages.includes('stats')) result.stages.stats = await statsStage(ref, train.sweep, plan.stats);
   }
   phase = 'done';
   await condition(allHandlersFinished);
@@ -202,9 +202,10 @@ async function trainStage(ref: RunRef, harvest: HarvestResult): Promise<{ outcom
 /**
  * The run's `stats` stage: one FeatureStats child per dictionary the train stage made (each ends
  * with its feature browser), one after another so they do not compete for the training workers.
- * The outcome names the first child's workflow id; a failure is reported, not thrown.
+ * Each gets the run config's `stats` settings. The outcome names the first child's workflow id; a
+ * failure is reported, not thrown.
  */
-async function statsStage(ref: RunRef, sweep: TrainSweepResult | undefined): Promise<StageOutcome> {
+async function statsStage(ref: RunRef, sweep: TrainSweepResult | undefined, settings: StatsSettings = {}): Promise<StageOutcome> {
   const ids = sweep?.dictionaries.map((d) => d.trainingId) ?? [];
   const first = statsWorkflowId(ref.runId, ids[0] ?? STAGE_SWEEP_ID);
   if (!ids.length) return { workflowId: first, status: 'skipped', message: 'the train stage made no dictionary' };
@@ -214,7 +215,7 @@ async function statsStage(ref: RunRef, sweep: TrainSweepResult | undefined): Pro
     try {
       await executeChild<typeof featureStats>('featureStats', {
         workflowId: statsWorkflowId(ref.runId, trainingId),
-        args: [{ ...ref, trainingId }],
+        args: [{ ...settings, ...ref, trainingId }],
         memo: { outputUri: ref.outputUri },
       });
       done.push(trainingId);

@@ -1,7 +1,8 @@
 /**
  * Shapes that cross the Temporal boundary for a harvest run. Only ids, keys and counts: activation
- * data never enters a payload. Kept free of imports so workflow, activities and CLI share it.
+ * data never enters a payload. Kept free of runtime imports so workflow, activities and CLI share it.
  */
+import type { StatsSettings } from './stats-types.js';
 
 export const ORCHESTRATION_QUEUE = 'thresher-orchestration';
 export const HARVEST_QUEUE = 'thresher-harvest';
@@ -23,6 +24,8 @@ export interface PlanInfo {
   maxAttempts: number;
   heartbeatTimeoutSeconds: number;
   stages: string[];
+  /** The run config's `stats` section: a few numbers, handed to each FeatureStats child. */
+  stats?: StatsSettings;
 }
 
 export interface ShardTask {

@@ -48,6 +48,12 @@ export interface FeatureStatsInput extends RunRef {
   carried?: StatsCarried;
 }
 
+/** What a user may set: a run config's `stats` section (checked by core/stats/stats-settings-schema.ts). */
+export type StatsSettings = Pick<
+  FeatureStatsInput,
+  'partsPerGroup' | 'concurrency' | 'fanIn' | 'encodeBatchRows' | 'topK' | 'shardsPerWindowTask' | 'featuresPerRowGroup' | 'featureBrowser' | 'maxAttempts' | 'heartbeatTimeoutSeconds'
+>;
+
 /**
  * Summarise, merge and example-window activities per execution: each costs a few history events,
  * so a run of 100,000 parts (12,500 groups, 835 merges) spans about 14 executions, each far from

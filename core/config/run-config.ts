@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { statsSettingsSchema } from '../stats/stats-settings-schema.js';
 import { trainingStageSchema } from '../training/training-config-schema.js';
 
 /**
@@ -81,6 +82,8 @@ export const runConfigSchema = z
     stages: z.array(z.enum(STAGE_NAMES)).default([]),
     /** Settings of the `train` stage (dictionary learning on one hook of this run); README "Dictionary training". */
     train: trainingStageSchema.optional(),
+    /** Settings of the `stats` stage (FeatureStats of each dictionary the train stage makes); README "Feature statistics". */
+    stats: statsSettingsSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -100,6 +103,9 @@ export const runConfigSchema = z
     }
     if (c.stages.includes('stats') && !c.stages.includes('train')) {
       ctx.addIssue({ code: 'custom', path: ['stages'], message: '"stats" needs "train": the statistics are of the dictionaries the train stage makes' });
+    }
+    if (c.stats && !c.stages.includes('stats')) {
+      ctx.addIssue({ code: 'custom', path: ['stages'], message: 'must include "stats" when a stats section is given (or remove the section)' });
     }
     if (c.train && !c.hooks.includes(c.train.hook)) {
       ctx.addIssue({ code: 'custom', path: ['train', 'hook'], message: `"${c.train.hook}" is not one of hooks (${c.hooks.join(', ')})` });

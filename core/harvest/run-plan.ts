@@ -44,6 +44,7 @@ export async function planRun(store: ObjectStore, layout: RunLayout, config: Run
     maxAttempts: config.maxAttempts,
     heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
     stages: config.stages,
+    ...(config.stats && { stats: config.stats }),
   };
 }
 
