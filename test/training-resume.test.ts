@@ -47,6 +47,8 @@ function config(runId: string, sweepId: string): TrainingConfigInput {
     sizes: [1024],
     l1Coefficients: [1e-2],
     lr: 2e-3,
+    // Scheduled learning rate and λ: the resumed training must follow the same schedule.
+    schedule: { lrWarmupSteps: 100, lrDecaySteps: 300, l1WarmupSteps: 400 },
     batchSize: 256,
     steps: STEPS,
     seed: 7,
@@ -134,6 +136,11 @@ test('a training worker killed with SIGKILL resumes from its checkpoint and ends
   const want = (await metricLines(h!.store, layout, refDict.trainingId)).flatMap((c) => c.records);
   assert.deepEqual(got.map((r) => r.step), Array.from({ length: STEPS }, (_, i) => i + 1));
   assert.deepEqual(got.map((r) => strip({ ...r })), want.map((r) => strip({ ...r })));
+  // Each step's learning rate and λ, as the schedule gives them (core/training/training-schedule.ts).
+  const at = (step: number) => got[step - 1] as { lr?: number; l1Coefficient?: number };
+  const close = (got: number | undefined, want: number, what: string) => assert.ok(got !== undefined && Math.abs(got - want) <= 1e-12 * want, `${what}: ${got}, expected ${want}`);
+  for (const [step, want] of [[1, 2e-3 / 100], [50, 2e-3 / 2], [100, 2e-3], [1000, 2e-3], [STEPS - 299, 2e-3], [STEPS - 149, 2e-3 / 2], [STEPS, 2e-3 / 300]]) close(at(step).lr, want, `lr at step ${step}`);
+  for (const [step, want] of [[1, 1e-2 / 400], [200, 1e-2 / 2], [400, 1e-2], [STEPS, 1e-2]]) close(at(step).l1Coefficient, want, `λ at step ${step}`);
 
   // The retry did not redo what the checkpoint covered: chunks up to it were not rewritten.
   const chunksAfter = await lastModifiedUnder(h!.store, layout.bucket, layout.metricsPrefix(trainingId));

@@ -15,6 +15,9 @@ export interface StepRecord extends StepMetrics {
   tokensPerSecond: number;
   /** ISO time the step ended. */
   time: string;
+  /** The step's learning rate and λ, recorded when the config schedules them. */
+  lr?: number;
+  l1Coefficient?: number;
 }
 
 export class MetricsLog {

@@ -21,6 +21,7 @@ import { MetricsLog, readMetricRecords, type StepRecord } from './metrics-log.js
 import { saeTrainerOptions, trainingFingerprint, type DictionaryConfig } from './training-config.js';
 import { loadCheckpoint, readCheckpointPointer, writeCheckpoint, type CheckpointPointer } from './training-checkpoints.js';
 import { openTrainerThread } from './trainer-client.js';
+import { isScheduled, scheduledL1, scheduledLr } from './training-schedule.js';
 
 /**
  * Steps the reported final metrics average over: the last 10% of training, at most 100 steps
@@ -119,11 +120,19 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
       return out;
     };
 
+    // This step's learning rate and λ when the config schedules them (a function of the step alone,
+    // so a resumed training follows the same schedule); otherwise the trainer's own.
+    const schedule = c.schedule;
+    const stepOptions = (done: number) => isScheduled(schedule)
+      ? { lr: scheduledLr(c.lr, done, c.steps, schedule), ...(c.arch === 'l1' && { l1Coefficient: scheduledL1(c.l1Coefficient, done, schedule) }) }
+      : undefined;
+
     let last = performance.now();
     while (step < c.steps) {
       if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
       if (writeError) throw writeError;
-      const m = await trainer.step(await take());
+      const scheduled = stepOptions(step);
+      const m = await trainer.step(await take(), scheduled);
       step = m.step;
       tokens = m.tokens;
       let resampled = 0;
@@ -134,7 +143,7 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
         resampledFeatures += resampled;
       }
       const now = performance.now();
-      const record: StepRecord = { ...m, resampled, tokensPerSecond: c.batchSize / Math.max(1e-9, (now - last) / 1000), time: new Date().toISOString() };
+      const record: StepRecord = { ...m, resampled, tokensPerSecond: c.batchSize / Math.max(1e-9, (now - last) / 1000), time: new Date().toISOString(), ...scheduled };
       last = now;
       log.add(record);
       recent.push(record);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { scheduleProblems } from './training-schedule.js';
 
 /**
  * Dictionary-training configuration (issue #3), as a user writes it: the `train` section of a run
@@ -42,6 +43,15 @@ const trainingShape = {
   k: posInt.optional(),
   /** Adam learning rate. */
   lr: z.number().positive().finite().default(1e-4),
+  /** Linear warm-ups and decay (core/training/training-schedule.ts); every count defaults to 0, none. */
+  schedule: z
+    .object({
+      lrWarmupSteps: z.number().int().min(0).default(0),
+      lrDecaySteps: z.number().int().min(0).default(0),
+      l1WarmupSteps: z.number().int().min(0).default(0),
+    })
+    .strict()
+    .optional(),
   /** Activation vectors per step. Paper: 8,192. */
   batchSize: posInt.max(1 << 20).default(4096),
   /** Training length in steps; give this or totalTokens. */
@@ -90,6 +100,10 @@ function checkTraining(c: TrainingFields, ctx: z.RefinementCtx): void {
   const combos = c.sizes.length * (c.l1Coefficients?.length ?? 1);
   if (combos > MAX_SWEEP_DICTIONARIES) issue(['sizes'], `sizes × l1Coefficients is ${combos} dictionaries; at most ${MAX_SWEEP_DICTIONARIES} per sweep`);
   if (c.bufferRows !== undefined && c.bufferRows < c.batchSize) issue(['bufferRows'], `(${c.bufferRows}) must be at least batchSize (${c.batchSize})`);
+  const steps = c.steps ?? (c.totalTokens !== undefined ? Math.ceil(c.totalTokens / c.batchSize) : undefined);
+  if (c.schedule && steps !== undefined) {
+    for (const p of scheduleProblems(c.schedule, steps, c.arch)) issue(['schedule', p.field], p.message);
+  }
 }
 
 /** The `train` section of a run config: trains on the run it belongs to, as sweep "train". */

@@ -7,6 +7,7 @@ import type { SaeTrainerOptions } from '../sae/sae-config.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { RunLayout } from '../storage/run-layout.js';
 import type { DictionaryJob } from '../../workflows/training-types.js';
+import { isScheduled, type TrainingSchedule } from './training-schedule.js';
 import {
   PAPER_RESAMPLE_STEPS,
   trainingConfigSchema,
@@ -30,6 +31,8 @@ export interface ResolvedTrainingConfig {
   /** 0 for 'l1'. */
   k: number;
   lr: number;
+  /** Absent when nothing is scheduled, and in sweeps stored before schedules existed. */
+  schedule?: TrainingSchedule;
   batchSize: number;
   steps: number;
   seed: number;
@@ -80,6 +83,7 @@ export function resolveTrainingConfig(c: TrainingStageConfig, run: { runId: stri
     l1Coefficients: c.arch === 'l1' ? [...c.l1Coefficients!] : [0],
     k: c.arch === 'topk' ? c.k! : 0,
     lr: c.lr,
+    ...(isScheduled(c.schedule) && { schedule: { ...c.schedule } }),
     batchSize: c.batchSize,
     steps: c.steps ?? Math.ceil(c.totalTokens! / c.batchSize),
     seed: c.seed,
@@ -145,6 +149,8 @@ export function trainingFingerprint(c: DictionaryConfig): string {
   const decisive = {
     runId: c.runId, outputUri: c.outputUri, hook: c.hook, arch: c.arch, dSae: c.dSae, l1Coefficient: c.l1Coefficient, k: c.k,
     lr: c.lr, batchSize: c.batchSize, steps: c.steps, seed: c.seed, bufferRows: c.bufferRows, normalise: c.normalise, resample: c.resample,
+    // Only when set, so the fingerprints of unscheduled trainings stay what they were.
+    ...(isScheduled(c.schedule) && { schedule: c.schedule }),
   };
   return createHash('sha256').update(JSON.stringify(decisive)).digest('hex').slice(0, 16);
 }
