@@ -23,7 +23,8 @@ export function createTrainingActivities({ store, metrics }: TrainingActivityDep
     /**
      * Trains one dictionary of a sweep. Every attempt starts from the newest checkpoint in S3, so a
      * retry after a killed worker (noticed by the heartbeat timeout) loses at most
-     * checkpointEverySteps steps; heartbeats carry the checkpoint step for status displays.
+     * checkpointEverySteps steps, and one after a worker that shut down (it checkpoints where it
+     * stopped) loses none; heartbeats carry the checkpoint step for status displays.
      */
     async trainOneDictionary(task: DictionaryTask): Promise<DictionaryResult> {
       const ctx = Context.current();
@@ -46,6 +47,7 @@ export function createTrainingActivities({ store, metrics }: TrainingActivityDep
             beat.step = r.step;
             metrics?.step(task.runId, config.trainingId, r);
           },
+          onAbortCheckpointError: (err) => ctx.log.warn('stopped training could not checkpoint; the retry resumes from the previous checkpoint', { trainingId: config.trainingId, error: err.message }),
           onCheckpoint: (p) => {
             beat.checkpointStep = p.step;
             metrics?.checkpoint(task.runId, config.trainingId, p.step);

@@ -1,6 +1,7 @@
 // Durability of dictionary training on the real stack: a training worker (a child process) is
-// killed with SIGKILL after a checkpoint is in S3; another worker resumes from that checkpoint,
-// and the finished dictionary equals an uninterrupted training with the same seed.
+// killed with SIGKILL after a checkpoint is in S3, or stopped with SIGTERM (it checkpoints the step
+// it reached); another worker resumes from that checkpoint, and the finished dictionary equals an
+// uninterrupted training with the same seed.
 //
 // Tolerance: none. The weights are asserted bitwise equal (max |Δ| = 0), and so is every per-step
 // metric except wall-clock ones (time, tokens/s). The stream, the resampling draws and the init are
@@ -39,7 +40,7 @@ after(async () => {
 const STEPS = 1500;
 const EVERY = 150;
 
-function config(runId: string, sweepId: string): TrainingConfigInput {
+function config(runId: string, sweepId: string, over: Partial<TrainingConfigInput> = {}): TrainingConfigInput {
   return {
     harvest: { runId, output },
     sweepId,
@@ -60,7 +61,22 @@ function config(runId: string, sweepId: string): TrainingConfigInput {
     resample: { steps: [300, 1200], deadWindowSteps: 50, sampleRows: 1000 },
     heartbeatTimeoutSeconds: 5,
     maxAttempts: 5,
+    ...over,
   };
+}
+
+/** Trains `sweepId` on `runId` in this process, never interrupted: the reference a resumed training must equal. */
+async function trainReference(runId: string, sweepId: string, over: Partial<TrainingConfigInput> = {}): Promise<TrainSweepResult['dictionaries'][number]> {
+  const workers = await h!.startWorkers(['training']);
+  try {
+    const ref = await startTraining(h!.services, await writeConfig(path.join(h!.dir, 'configs'), sweepId, config(runId, sweepId, over)), quietLog, h!.client);
+    h!.track(ref.handle);
+    const result = await withTimeout('the uninterrupted training', 120_000, ref.handle.result());
+    assert.equal(result.dictionaries[0].resumedFromStep, 0);
+    return result.dictionaries[0];
+  } finally {
+    await workers.stop();
+  }
 }
 
 test('a training worker killed with SIGKILL resumes from its checkpoint and ends bitwise equal to an uninterrupted run', { timeout: 240_000 }, async (t) => {
@@ -70,19 +86,9 @@ test('a training worker killed with SIGKILL resumes from its checkpoint and ends
   const dir = path.join(h!.dir, 'configs');
 
   // The reference: same settings and seed, never interrupted (an in-process training worker).
-  const refWorkers = await h!.startWorkers(['training']);
-  let reference: TrainSweepResult;
   const t0 = Date.now();
-  try {
-    const ref = await startTraining(h!.services, await writeConfig(dir, 'reference', config(runId, 'reference')), quietLog, h!.client);
-    h!.track(ref.handle);
-    reference = await withTimeout('the uninterrupted training', 120_000, ref.handle.result());
-  } finally {
-    await refWorkers.stop();
-  }
+  const refDict = await trainReference(runId, 'reference');
   t.diagnostic(`uninterrupted training of ${STEPS} steps took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const refDict = reference.dictionaries[0];
-  assert.equal(refDict.resumedFromStep, 0);
 
   // The interrupted one: a child worker, killed once a checkpoint (not the last) is in S3.
   const first = startChildWorker(h!, 'first', ['training'], { THRESHER_METRICS_ADDRESS: 'off', THRESHER_TEMPORAL_METRICS_ADDRESS: 'off' });
@@ -152,4 +158,48 @@ test('a training worker killed with SIGKILL resumes from its checkpoint and ends
   const checkpoints: string[] = [];
   for await (const o of h!.store.list(layout.bucket, layout.checkpointPrefix(trainingId))) checkpoints.push(o.key.slice(layout.checkpointPrefix(trainingId).length));
   assert.deepEqual(checkpoints.sort(), ['latest.json', `step-${String(STEPS - EVERY).padStart(9, '0')}.safetensors`, `step-${String(STEPS).padStart(9, '0')}.safetensors`]);
+});
+
+test('a training worker stopped with SIGTERM checkpoints the step it reached; the retry resumes from it and ends bitwise equal', { timeout: 240_000 }, async (t) => {
+  const runId = 'synthetic-stop';
+  const layout = new RunLayout(output, runId);
+  await writeSyntheticRun(h!.store, output, runId, { width: 64, shards: 4, partsPerShard: 2, rowsPerPart: 1500, nDirections: 48 });
+  // No periodic checkpoint before the stop: any checkpoint there is the one the stop wrote.
+  const sparse = { checkpointEverySteps: 1000 };
+  const refDict = await trainReference(runId, 'ref-stop', sparse);
+
+  const first = startChildWorker(h!, 'stopping', ['training'], { THRESHER_METRICS_ADDRESS: 'off', THRESHER_TEMPORAL_METRICS_ADDRESS: 'off' });
+  const started = await startTraining(h!.services, await writeConfig(path.join(h!.dir, 'configs'), 'stopped', config(runId, 'stopped', sparse)), quietLog, h!.client);
+  h!.track(started.handle);
+  const trainingId = 'stopped-d1024-lambda0.01';
+  await waitFor('the first metrics of the training to stop', 120_000, async () => {
+    if (first.process.exitCode !== null) throw new StopWaiting(`the worker exited early:\n${first.tail()}`);
+    return (await lastModifiedUnder(h!.store, layout.bucket, layout.metricsPrefix(trainingId))).size > 0;
+  }, 50);
+  assert.equal(await h!.store.head(layout.bucket, layout.checkpointPointerKey(trainingId)), undefined, 'no checkpoint before the stop');
+  await stopChild(first.process, 'SIGTERM');
+  assert.equal(first.process.exitCode, 0, `the worker shut down cleanly:\n${first.tail()}`);
+  const pointer = await h!.store.getJsonIfExists<CheckpointPointer>(layout.bucket, layout.checkpointPointerKey(trainingId));
+  assert.ok(pointer, `the stopping worker wrote a checkpoint:\n${first.tail()}`);
+  const atStop = pointer.step;
+  assert.ok(atStop > 0 && atStop < 1000, `checkpoint at step ${atStop}, between the periodic ones`);
+  const written = (await metricLines(h!.store, layout, trainingId)).flatMap((c) => c.records).map((r) => r.step);
+  assert.deepEqual(written, Array.from({ length: atStop }, (_, i) => i + 1), 'the metrics of every step up to the checkpoint, and none after');
+  t.diagnostic(`the stopped worker checkpointed step ${atStop}`);
+
+  const second = startChildWorker(h!, 'after-stop', ['training'], { THRESHER_METRICS_ADDRESS: 'off', THRESHER_TEMPORAL_METRICS_ADDRESS: 'off' });
+  const result = await withTimeout('the training after the stop', 150_000, started.handle.result()).catch((err: Error) => {
+    throw new Error(`${err.message}\nsecond worker said:\n${second.tail()}`);
+  });
+  await stopChild(second.process, 'SIGTERM');
+  const dict = result.dictionaries[0];
+  assert.equal(dict.resumedFromStep, atStop, 'the retry resumed from the checkpoint the stopped worker wrote');
+  const a = parseSafetensors(await h!.store.getBytes(layout.bucket, refDict.keys.weights));
+  const b = parseSafetensors(await h!.store.getBytes(layout.bucket, dict.keys.weights));
+  for (const name of ['W_enc', 'W_dec', 'b_enc', 'b_dec']) assert.equal(maxAbsDiff(a.tensor(name), b.tensor(name)), 0, `${name} equals the uninterrupted training's`);
+  assert.deepEqual(dict.final, refDict.final);
+  const strip = ({ time: _t, tokensPerSecond: _s, ...rest }: Record<string, unknown>) => rest;
+  const got = (await metricLines(h!.store, layout, trainingId)).flatMap((c) => c.records);
+  const want = (await metricLines(h!.store, layout, refDict.trainingId)).flatMap((c) => c.records);
+  assert.deepEqual(got.map((r) => strip({ ...r })), want.map((r) => strip({ ...r })), 'every step recorded once, as the uninterrupted training recorded it');
 });

@@ -100,8 +100,9 @@ export async function createWorkerSet(opts: WorkerSetOptions): Promise<{ run(): 
         },
         // Fixed slots, as for harvest: a training step saturates the accelerator (or every core).
         maxConcurrentActivityTaskExecutions: opts.trainingSlots ?? 1,
-        // A stopped training resumes from its last checkpoint elsewhere; waiting longer saves nothing.
-        shutdownGraceTime: '5 seconds',
+        // A training cancelled by the shutdown checkpoints the step it reached and resumes there
+        // elsewhere, so waiting saves nothing; statistics activities restart their group.
+        shutdownGraceTime: '1 second',
       }),
     );
   }

@@ -28,6 +28,8 @@ import { isScheduled, scheduledL1, scheduledLr } from './training-schedule.js';
  * (one batch is noisy; a long window would reach back to a worse dictionary).
  */
 export const FINAL_WINDOW_STEPS = 100;
+/** How long a stopping training may spend writing its last checkpoint (weights and Adam state, about 6 × d_in × d_sae × 4 bytes). */
+export const ABORT_CHECKPOINT_TIMEOUT_MS = 120_000;
 export const finalWindow = (steps: number): number => Math.max(1, Math.min(FINAL_WINDOW_STEPS, Math.ceil(steps / 10)));
 
 export interface TrainDictionaryOptions {
@@ -40,8 +42,10 @@ export interface TrainDictionaryOptions {
   trainingId?: string;
   /** After every step (metrics, Prometheus, heartbeats). */
   onStep?: (record: StepRecord) => void;
-  /** After a checkpoint's pointer is in S3. */
+  /** After a checkpoint's pointer is in S3 (including the one a stopped training writes). */
   onCheckpoint?: (pointer: CheckpointPointer) => void;
+  /** The checkpoint a stopped training tries to write failed; it resumes from the previous one. */
+  onAbortCheckpointError?: (err: Error) => void;
   /** Stops training at the next step boundary (the error thrown is the signal's reason). */
   signal?: AbortSignal;
   /** 'latest' (default): continue from the newest checkpoint if there is one. 'none': start over. */
@@ -128,8 +132,28 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
       : undefined;
 
     let last = performance.now();
+    /**
+     * Run when the training is stopped (a worker shutting down, or the run cancelled): checkpoints
+     * the steps since the last checkpoint, so the retry resumes here instead of up to
+     * checkpointEverySteps steps back. The metrics up to this step go first and the pointer last, as
+     * at every checkpoint. Its writes cannot use the aborted signal, so they get their own deadline.
+     */
+    const checkpointOnAbort = async (): Promise<void> => {
+      await writes.catch(() => undefined);
+      if (writeError || step <= (pointer?.step ?? 0)) return;
+      const deadline = AbortSignal.timeout(ABORT_CHECKPOINT_TIMEOUT_MS);
+      const chunk = log.takeChunk();
+      if (chunk) await log.write(chunk, deadline);
+      const info = { step, tokens, position, seed: c.seed, scale, fingerprint, resampleEvents, resampledFeatures };
+      pointer = await writeCheckpoint(store, layout, trainingId, await trainer.state(), info, pointer, deadline);
+      o.onCheckpoint?.(pointer);
+    };
+
     while (step < c.steps) {
-      if (signal?.aborted) throw signal.reason ?? new Error('training aborted');
+      if (signal?.aborted) {
+        await checkpointOnAbort().catch((err: Error) => o.onAbortCheckpointError?.(err));
+        throw signal.reason ?? new Error('training aborted');
+      }
       if (writeError) throw writeError;
       const scheduled = stepOptions(step);
       const m = await trainer.step(await take(), scheduled);
