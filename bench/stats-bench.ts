@@ -29,7 +29,7 @@
 //   --rows N            rows per part (default 16384)
 //   --l0 N              mean active features per token the dictionary is calibrated to (default 64)
 //   --labels N          distinct row labels, as the demo's genres (default 4; 0 for none)
-//   --batch N           rows per encoder call (default 4096, the stage's default)
+//   --batch N           rows per encoder call (default: the stage's, defaultEncodeBatchRows(d_sae): 4096 at d_sae 4096)
 //   --repeats N         timed rounds of (a) and (b) (default 5)
 //   --in-flight N       summariseParts maxInFlight (default: its default, 2; 1 is the serial loop)
 //   --threads N         ORT intra-op threads of (b)'s encoder (default: the stats stage's choice)
@@ -47,7 +47,7 @@ import type { SaeWeights } from '../core/sae/sae-weights.js';
 import { syntheticActivations } from '../core/sae/synthetic-activations.js';
 import { defaultEncoderThreads, openEncoderWorker, type EncodedBatch } from '../core/stats/encoder-worker.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
-import { DEFAULT_MAX_IN_FLIGHT, summariseParts } from '../core/stats/summarise-parts.js';
+import { DEFAULT_MAX_IN_FLIGHT, defaultEncodeBatchRows, summariseParts } from '../core/stats/summarise-parts.js';
 import { fixed, int, intFlag, median, printTable, verdict } from './bench-table.js';
 
 const TARGET_RATIO = 0.8;
@@ -77,14 +77,15 @@ function readFlags(): Flags {
   const labels = values.labels === '0' ? 0 : intFlag(values.labels, 'labels', 4);
   if (labels > GENRES.length) throw new Error(`--labels: at most ${GENRES.length}`);
   const optional = (k: string) => (values[k] === undefined ? undefined : intFlag(values[k], k, 1));
+  const dSae = intFlag(values['d-sae'], 'd-sae', 4096);
   return {
     dIn: intFlag(values['d-in'], 'd-in', 512),
-    dSae: intFlag(values['d-sae'], 'd-sae', 4096),
+    dSae,
     parts: intFlag(values.parts, 'parts', 3),
     rows: intFlag(values.rows, 'rows', 16384),
     l0: intFlag(values.l0, 'l0', 64),
     labels,
-    batch: intFlag(values.batch, 'batch', 4096),
+    batch: intFlag(values.batch, 'batch', defaultEncodeBatchRows(dSae)),
     repeats: intFlag(values.repeats, 'repeats', 5),
     inFlight: intFlag(values['in-flight'], 'in-flight', DEFAULT_MAX_IN_FLIGHT),
     threads: optional('threads'),

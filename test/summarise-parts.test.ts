@@ -11,7 +11,7 @@ import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
 import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
 import { openEncoderWorker, type EncodedBatch } from '../core/stats/encoder-worker.js';
 import { encodeRows, FeatureSummary } from '../core/stats/feature-summary.js';
-import { summariseParts } from '../core/stats/summarise-parts.js';
+import { defaultEncodeBatchRows, ENCODE_BATCH_BYTES, summariseParts } from '../core/stats/summarise-parts.js';
 import { encodeSummary } from '../core/stats/summary-codec.js';
 
 const D_IN = 6;
@@ -112,6 +112,23 @@ describe('summariseParts', () => {
       assert.equal(log.indexOf('encode 1') < log.findIndex((l) => l.startsWith('added')), maxInFlight > 1);
     });
   }
+
+  it('without batchRows, batches hold at most 4,096 rows and 64 MiB of activations', async () => {
+    assert.deepEqual([1024, 4096, 16_384, 131_072, 1 << 20, 1 << 30].map(defaultEncodeBatchRows), [4096, 4096, 1024, 128, 16, 1]);
+    for (const dSae of [4096, 16_384, 131_072, 1 << 20]) assert.ok(defaultEncodeBatchRows(dSae) * dSae * 4 <= ENCODE_BATCH_BYTES);
+    // The default reaches summariseParts: a 131,072-feature summary is fed 128-row batches.
+    const dSae = 131_072;
+    const sizes: number[] = [];
+    const parts = makeParts([300]);
+    await summariseParts({
+      partKeys: [...parts.keys()],
+      fetchPart: async (key) => parts.get(key)!,
+      encoder: { encodeTimed: async (_x: Float32Array, rows: number) => (sizes.push(rows), { acts: new Float32Array(rows * dSae), seconds: 0 }) },
+      summary: new FeatureSummary({ dSae, topK: 1, reservoirPerBucket: 1 }),
+      dIn: D_IN,
+    });
+    assert.deepEqual(sizes, [128, 128, 44]);
+  });
 
   it('rejects a part whose width is not d_in, naming it', async () => {
     const parts = new Map([...makeParts([20]), ...[...makeParts([8, 8], D_IN + 1)].map(([k, v]) => [`wide-${k}`, v] as const)]);

@@ -17,7 +17,7 @@ export const statsSettingsSchema = z
     concurrency: posInt.max(1000).optional(),
     /** Partial summaries merged by one activity. Default 16. */
     fanIn: z.number().int().min(2).max(1024).optional(),
-    /** Rows per encoder call. Default 4096. */
+    /** Rows per encoder call. Default 4,096, fewer for dictionaries wider than 4,096 features (64 MiB of activations per batch). */
     encodeBatchRows: posInt.max(1 << 20).optional(),
     /** Top activating tokens kept per feature. Default 20. */
     topK: posInt.max(0xffff).optional(),

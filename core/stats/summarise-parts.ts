@@ -33,7 +33,7 @@ export interface SummarisePartsOptions {
   summary: FeatureSummary;
   /** The dictionary's d_in; every part must have this width. */
   dIn: number;
-  /** Rows per encoder call. Default 4096. */
+  /** Rows per encoder call. Default defaultEncodeBatchRows(d_sae). */
   batchRows?: number;
   /** Batches submitted to the encoder and not yet added, the one being added included. Default 2; 1 is the serial loop. */
   maxInFlight?: number;
@@ -69,10 +69,21 @@ interface Submitted {
 }
 
 export const DEFAULT_ENCODE_BATCH_ROWS = 4096;
+/**
+ * Bytes of one batch's activations (rows × d_sae float32) that the default batch stays within. Up
+ * to maxInFlight of them are held, plus the buffers handed back for reuse: with 4,096 rows, a
+ * 131,072-feature dictionary would hold 2 GiB per batch.
+ */
+export const ENCODE_BATCH_BYTES = 64 * 2 ** 20;
+
+/** Rows per encoder call when the caller does not say: 4,096, fewer for dictionaries wider than 4,096 features. */
+export function defaultEncodeBatchRows(dSae: number): number {
+  return Math.max(1, Math.min(DEFAULT_ENCODE_BATCH_ROWS, Math.floor(ENCODE_BATCH_BYTES / (4 * dSae))));
+}
 export const DEFAULT_MAX_IN_FLIGHT = 2;
 
 export async function summariseParts(o: SummarisePartsOptions): Promise<SummarisePartsResult> {
-  const batchRows = o.batchRows ?? DEFAULT_ENCODE_BATCH_ROWS;
+  const batchRows = o.batchRows ?? defaultEncodeBatchRows(o.summary.dSae);
   const maxInFlight = o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
