@@ -8,7 +8,8 @@ import { createRunMetrics, RUN_METRIC_NAMES, type RunProgressSample } from '../c
 import { S3_METRIC_NAMES } from '../core/metrics/s3-metrics.js';
 import { STATS_METRIC_NAMES, statsRecorder } from '../core/metrics/stats-metrics.js';
 import { createTrainingMetrics, TRAINING_METRIC_NAMES } from '../core/metrics/training-metrics.js';
-import { TRAINING_STAGE_METRIC_NAMES } from '../core/metrics/training-stage-metrics.js';
+import { TRAINING_STAGE_METRIC_NAMES, trainingRecorder } from '../core/metrics/training-stage-metrics.js';
+import type { StepRecord } from '../core/training/metrics-log.js';
 import { encodeActivationPart } from '../core/parquet/activation-part.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
@@ -203,4 +204,19 @@ test('metrics server: /metrics in the Prometheus text format on a free port; a t
     const probe = net.createServer().once('error', reject);
     probe.listen(Number(server.address.split(':')[1]), '127.0.0.1', () => probe.close(() => resolve()));
   });
+});
+
+test('training recorder: a scheduled step exports its lr and λ; an unscheduled one leaves them out', async () => {
+  const registry = new Registry();
+  const m = trainingRecorder(registry);
+  const record = (step: number, extra: Partial<StepRecord> = {}): StepRecord => ({
+    step, tokens: step * 8, loss: 1, mse: 0.5, fvu: 0.2, l0: 3, l1: 4, deadFraction: 0, denseFraction: 0, resampled: 0, tokensPerSecond: 100, time: '', ...extra,
+  } as StepRecord);
+  m.step('r', 'plain', record(1));
+  m.step('r', 'warm', record(1, { lr: 1e-5, l1Coefficient: 1e-3 }));
+  m.step('r', 'warm', record(2, { lr: 2e-5, l1Coefficient: 2e-3 }));
+  assert.equal(await valueOf(registry, 'thresher_sae_lr', { run: 'r', sae: 'warm' }), 2e-5);
+  assert.equal(await valueOf(registry, 'thresher_sae_l1_coefficient', { run: 'r', sae: 'warm' }), 2e-3);
+  assert.equal(await valueOf(registry, 'thresher_sae_lr', { run: 'r', sae: 'plain' }), undefined);
+  assert.equal(await valueOf(registry, 'thresher_sae_step', { run: 'r', sae: 'plain' }), 1);
 });

@@ -1,6 +1,6 @@
 // What a training worker exports for Prometheus: the thresher_sae_* gauges of training-metrics.ts
 // (names fixed for the alert rules and the dashboard) plus the issue's remaining signals — L1,
-// tokens/s, resample events and the last checkpoint step. One recorder per registry, however many
+// tokens/s, resample events and the last checkpoint step — and a scheduled step's lr and λ. One recorder per registry, however many
 // worker sets a process creates on it (prom-client refuses a metric registered twice).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createTrainingMetrics } from './training-metrics.js';
@@ -12,6 +12,8 @@ export const TRAINING_STAGE_METRIC_NAMES = [
   'thresher_sae_resample_events_total',
   'thresher_sae_resampled_features_total',
   'thresher_sae_checkpoint_step',
+  'thresher_sae_lr',
+  'thresher_sae_l1_coefficient',
 ] as const;
 
 export interface TrainingRecorder {
@@ -33,6 +35,9 @@ export function trainingRecorder(registry: Registry): TrainingRecorder {
   const events = new Counter({ name: 'thresher_sae_resample_events_total', help: 'Dead-feature resampling events.', labelNames, registers });
   const features = new Counter({ name: 'thresher_sae_resampled_features_total', help: 'Features resampled, summed over events.', labelNames, registers });
   const ckpt = new Gauge({ name: 'thresher_sae_checkpoint_step', help: 'Step of the newest checkpoint in S3 (a retry resumes there).', labelNames, registers });
+  // Exported only for scheduled trainings (config `schedule`): the values the last step used.
+  const lr = new Gauge({ name: 'thresher_sae_lr', help: 'Learning rate of the last step, when the training schedules it.', labelNames, registers });
+  const lambda = new Gauge({ name: 'thresher_sae_l1_coefficient', help: 'Sparsity coefficient λ of the last step, when the training schedules it.', labelNames, registers });
   const recorder: TrainingRecorder = {
     setPlannedSteps: (run, sae, steps) => base.setPlannedSteps(run, sae, steps),
     step(run, sae, r) {
@@ -40,6 +45,8 @@ export function trainingRecorder(registry: Registry): TrainingRecorder {
       const l = { run, sae };
       l1.set(l, r.l1);
       speed.set(l, r.tokensPerSecond);
+      if (r.lr !== undefined) lr.set(l, r.lr);
+      if (r.l1Coefficient !== undefined) lambda.set(l, r.l1Coefficient);
       if (r.resampled > 0) {
         events.inc(l);
         features.inc(l, r.resampled);
