@@ -1,7 +1,8 @@
 // What a training worker exports for Prometheus: the thresher_sae_* gauges of training-metrics.ts
 // (names fixed for the alert rules and the dashboard) plus the remaining signals — L1,
-// tokens/s, resample events and the last checkpoint step — and a scheduled step's lr and λ. One recorder per registry, however many
-// worker sets a process creates on it (prom-client refuses a metric registered twice).
+// tokens/s, resample events and the last checkpoint step — and a scheduled step's lr and λ. One
+// recorder per registry, however many worker sets a process creates on it (prom-client refuses a
+// metric registered twice).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { createTrainingMetrics } from './training-metrics.js';
 import type { StepRecord } from '../training/metrics-log.js';

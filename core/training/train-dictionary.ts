@@ -131,7 +131,6 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
       ? { lr: scheduledLr(c.lr, done, c.steps, schedule), ...(c.arch === 'l1' && { l1Coefficient: scheduledL1(c.l1Coefficient, done, schedule) }) }
       : undefined;
 
-    let last = performance.now();
     /**
      * Run when the training is stopped (a worker shutting down, or the run cancelled): checkpoints
      * the steps since the last checkpoint, so the retry resumes here instead of up to
@@ -148,15 +147,20 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
       pointer = await writeCheckpoint(store, layout, trainingId, await trainer.state(), info, pointer, deadline);
       o.onCheckpoint?.(pointer);
     };
+    /** Stops between steps (never inside one, so the checkpoint is of a whole step and its resampling). */
+    const stopHere = async (reason: unknown): Promise<never> => {
+      await checkpointOnAbort().catch((err: Error) => o.onAbortCheckpointError?.(err));
+      throw reason;
+    };
 
+    let last = performance.now();
     while (step < c.steps) {
-      if (signal?.aborted) {
-        await checkpointOnAbort().catch((err: Error) => o.onAbortCheckpointError?.(err));
-        throw signal.reason ?? new Error('training aborted');
-      }
+      if (signal?.aborted) await stopHere(signal.reason ?? new Error('training aborted'));
       if (writeError) throw writeError;
       const scheduled = stepOptions(step);
-      const m = await trainer.step(await take(), scheduled);
+      // A stop while the next batch is being fetched is still between steps.
+      const batch = await take().catch((err: unknown) => (signal?.aborted ? stopHere(err) : Promise.reject(err)));
+      const m = await trainer.step(batch, scheduled);
       step = m.step;
       tokens = m.tokens;
       let resampled = 0;
