@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SeededRandom } from '../core/random/seeded-random.js';
 import { encodeActivationPart } from '../core/parquet/activation-part.js';
 import { createS3Client, ObjectStore } from '../core/storage/object-store.js';
@@ -89,6 +90,47 @@ describe('activationBatches over real S3', () => {
     assert.deepEqual(await take(12), all);
     const resumed = await take(5, { epoch: all[6].epoch, batchInEpoch: all[6].batchInEpoch });
     assert.deepEqual(resumed, all.slice(7, 12));
+  });
+
+  it('a part fetch that fails while the stream waits at a batch surfaces in order, never as an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      let calls = 0;
+      // The first part loads; the prefetched ones fail soon after (as S3 requests aborted by a stopping worker do).
+      const failing = {
+        getBytes: async (bucket: string, key: string, signal?: AbortSignal) => {
+          if (calls++ === 0) return store.getBytes(bucket, key, signal);
+          await sleep(5);
+          throw new Error(`fetch of ${key} aborted`);
+        },
+      } as unknown as ObjectStore;
+      const stream = activationBatches({ ...opts(), store: failing, bufferRows: 16, prefetch: 3 });
+      assert.equal((await stream.next()).done, false);
+      await sleep(100); // the prefetched fetches fail while nobody is waiting on them
+      let batches = 1;
+      await assert.rejects(async () => {
+        for (;;) if (!(await stream.next()).done) batches++;
+      }, /fetch of stream\/part-\d\.parquet aborted/);
+      assert.equal(batches, 3, "the first part's 50 rows give 3 batches of 16 before the failure");
+      await sleep(20);
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
+  it('with a buffer of one to two batches, still covers an epoch without replacement', async () => {
+    for (const bufferRows of [16, 17, 31]) {
+      const seen: number[] = [];
+      for await (const { batch, position } of activationBatches({ ...opts(), bufferRows })) {
+        if (position.epoch > 0) break;
+        for (let r = 0; r < 16; r++) seen.push(batch[r * WIDTH]);
+      }
+      assert.equal(new Set(seen).size, seen.length, `bufferRows ${bufferRows}: no row twice`);
+      assert.ok(seen.length >= TOTAL - 31, `bufferRows ${bufferRows}: ${seen.length} of ${TOTAL} rows drawn in the epoch`);
+    }
   });
 
   it('refuses a buffer smaller than a batch', async () => {

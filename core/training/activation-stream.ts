@@ -95,8 +95,9 @@ export async function* activationBatches(
         const n = Math.min(buffer.free, rows - offset);
         buffer.push(values, offset, n);
         offset += n;
-        // Draw only from a full pool, so early batches mix as well as later ones.
-        while (buffer.free < opts.batchSize) {
+        // Draw only from a full pool, so early batches mix as well as later ones. (With bufferRows
+        // under two batches, "less room than a batch" can hold less than a batch: then wait for more.)
+        while (buffer.free < opts.batchSize && buffer.size >= opts.batchSize) {
           const b = draw();
           if (b) yield b;
         }
@@ -119,13 +120,15 @@ async function* prefetched(order: PartRef[], opts: ActivationStreamOptions): Asy
   };
   const queue: Promise<Float32Array>[] = [];
   let next = 0;
-  try {
-    while (next < order.length || queue.length) {
-      while (queue.length < depth && next < order.length) queue.push(load(order[next++]));
-      yield await queue.shift()!;
+  while (next < order.length || queue.length) {
+    while (queue.length < depth && next < order.length) {
+      const part = load(order[next++]);
+      // A fetch may fail (or be aborted by a stopping worker) while this generator waits at its
+      // yield: handled now, so it is never an unhandled rejection; `await` below still throws it.
+      part.catch(() => undefined);
+      queue.push(part);
     }
-  } finally {
-    for (const q of queue) q.catch(() => undefined);
+    yield await queue.shift()!;
   }
 }
 
