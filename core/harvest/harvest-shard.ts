@@ -141,7 +141,11 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     batch.forEach((c, i) => {
       for (let t = 0; t < seq; t++) ids[i * seq + t] = BigInt(c.ids[t]);
     });
-    outstanding.push({ ctxs: batch, result: timedRun(deps.model, ids, batch.length, seq, opts.onInference) });
+    const result = timedRun(deps.model, ids, batch.length, seq, opts.onInference);
+    // Surfaced in order by drainOne; handled now so a batch that fails while an earlier one is
+    // still being written is never an unhandled rejection (that would end the process, not the shard).
+    result.catch(() => undefined);
+    outstanding.push({ ctxs: batch, result });
     batch = [];
     while (outstanding.length > MAX_OUTSTANDING_BATCHES) await drainOne();
   };
@@ -173,9 +177,7 @@ export async function harvestShard(opts: HarvestShardOptions, deps: HarvestShard
     if (builder) await commitInBackground(builder);
     await uploading;
   } finally {
-    // Never leave a rejected inference promise unobserved when we stop early, nor an upload
-    // running after we return.
-    for (const o of outstanding) o.result.catch(() => undefined);
+    // Never leave an upload running after we return.
     await uploading.catch(() => undefined);
   }
 
