@@ -94,6 +94,7 @@ const hookFlag = flags.hooks?.split(',').map((h) => h.trim()).filter(Boolean);
 // Resolved (and the GPT-2-shaped model built, once) before any service starts, so a bad flag fails first.
 const benchModels = [];
 if (only.has('e2e')) {
+  if (!models.length) throw new Error('--models: name at least one model (demo, gpt2-small-shape or FILE.onnx)');
   for (const spec of models) benchModels.push(await resolveBenchModel(spec, { demoAssets: ASSETS, cacheDir: shardDir, tokenizer: flags.tokenizer, hooks: hookFlag }));
 }
 
