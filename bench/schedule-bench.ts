@@ -5,10 +5,14 @@
 //
 //   npm run bench:schedule -- [--shards 10000] [--concurrency 200] [--activity-pollers N]
 //                             [--workflow-pollers N] [--progress-seconds 10] [--shard-ms 0]
+//                             [--shards-per-execution N]
 //
 // --shard-ms N makes each no-op shard take N ms, so the continue-as-new drain shows: each
 // execution waits for its last shards before handing over, and the table prints the wall time
-// against the ideal ⌈shards / concurrency⌉ × N ms.
+// against the ideal ⌈shards / concurrency⌉ × N ms. --shards-per-execution N overrides the
+// workflow's default (defaultShardsPerExecution), to compare the two. --shard-ms-spread S gives
+// each shard a fixed duration uniform in N·[1 − S, 1 + S) ms, as real shards vary: then the drain
+// idles slots until the slowest of an execution's last shards is done.
 //
 // To avoid N corpus files, the run's config.json and its plan (plan/plan.json and page files, in
 // the layout RunLayout and planRun use) are written straight to S3 first; planRun reuses them.
@@ -16,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SeededRandom } from '../core/random/seeded-random.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -51,18 +56,31 @@ const { values: flags } = parseArgs({
     'workflow-pollers': { type: 'string' },
     'progress-seconds': { type: 'string' },
     'shard-ms': { type: 'string' },
+    'shards-per-execution': { type: 'string' },
+    'shard-ms-spread': { type: 'string' },
   },
 });
 const shards = intFlag(flags.shards, 'shards', 10_000);
 const concurrency = intFlag(flags.concurrency, 'concurrency', 200);
 const progressSeconds = intFlag(flags['progress-seconds'], 'progress-seconds', 10);
 const shardMs = flags['shard-ms'] === undefined ? 0 : intFlag(flags['shard-ms'], 'shard-ms', 0);
+// Unset: the workflow's own default (defaultShardsPerExecution of the concurrency).
+const shardsPerExecution = flags['shards-per-execution'] === undefined ? undefined : intFlag(flags['shards-per-execution'], 'shards-per-execution', 1000);
+const spread = flags['shard-ms-spread'] === undefined ? 0 : Number(flags['shard-ms-spread']);
+if (!(spread >= 0 && spread < 1)) throw new Error(`--shard-ms-spread: a fraction in [0, 1), got "${flags['shard-ms-spread']}"`);
 const log = (msg: string) => console.error(msg);
+
+/** A shard's duration: shardMs, or with a spread uniform in shardMs·[1 − s, 1 + s), fixed per shard index. */
+const durationMs = (index: number): number => {
+  if (spread === 0) return shardMs;
+  const u = SeededRandom.derived(7, index).next();
+  return shardMs * (1 - spread + 2 * spread * u);
+};
 
 /** The bench's "no-op shard": the harvest activity's exact signature, doing nothing. */
 const noopHarvest: HarvestActivities = {
-  async harvestShard(): Promise<ShardCounts> {
-    if (shardMs > 0) await new Promise((resolve) => setTimeout(resolve, shardMs));
+  async harvestShard(_ref, shard): Promise<ShardCounts> {
+    if (shardMs > 0) await new Promise((resolve) => setTimeout(resolve, durationMs(shard.index)));
     return { rows: 0, tokens: 0, bytes: 0, parts: 0 };
   },
 };
@@ -151,7 +169,7 @@ try {
     const handle = await client.workflow.start<typeof harvestRun>('harvestRun', {
       workflowId,
       taskQueue: ORCHESTRATION_QUEUE,
-      args: [{ runId, outputUri }],
+      args: [{ runId, outputUri, ...(shardsPerExecution !== undefined && { shardsPerExecution }) }],
     });
     const latest = client.workflow.getHandle(workflowId); // follows continue-as-new
     const timer = setInterval(() => {
@@ -205,8 +223,9 @@ try {
     [[result.status, int(result.shards), int(result.failedShards), finalProgress ? int(finalProgress.shards.done) : '?', int(result.tokens), int(result.rows), int(result.bytes), problems.length ? `NO: ${problems.join('; ')}` : `yes: all ${int(shards)} shards done`]],
   );
   if (shardMs > 0) {
-    const ideal = (Math.ceil(shards / concurrency) * shardMs) / 1000;
-    console.log(`shards of ${shardMs} ms: wall ${fixed(wallSeconds, 1)} s against ${fixed(ideal, 1)} s with every slot always busy (${fixed(wallSeconds / ideal, 2)}×); each of the ${executions.length} executions drains its last shards before continuing as new`);
+    // With a spread, the total work spread evenly over every slot (a lower bound).
+    const ideal = spread === 0 ? (Math.ceil(shards / concurrency) * shardMs) / 1000 : (shards * shardMs) / concurrency / 1000;
+    console.log(`shards of ${shardMs} ms${spread ? ` ± ${fixed(100 * spread, 0)}%` : ''}: wall ${fixed(wallSeconds, 1)} s against ${fixed(ideal, 1)} s with every slot always busy (${fixed(wallSeconds / ideal, 2)}×); each of the ${executions.length} executions drains its last shards before continuing as new`);
   }
   console.log(`largest history: ${int(largestEvents?.events ?? NaN)} events (run ${largestEvents?.runId}), ${fixed((largestBytes?.bytes ?? NaN) / 1024, 0)} KiB (run ${largestBytes?.runId}); limits 51,200 events / 50 MiB, warnings from 10,240 / 10 MiB`);
   if (problems.length) exitCode = 1;
