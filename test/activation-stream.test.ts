@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SeededRandom } from '../core/random/seeded-random.js';
 import { encodeActivationPart } from '../core/parquet/activation-part.js';
-import { createS3Client, ObjectStore } from '../core/storage/object-store.js';
+import type { ObjectStore } from '../core/storage/object-store.js';
 import { activationBatches, normalisingScale, type PartRef } from '../core/training/activation-stream.js';
 import { ShuffleBuffer } from '../core/training/shuffle-buffer.js';
-import { startTestStack, type TestStack } from '../infra/local-stack.js';
+import { openS3Stack, type S3Stack } from './test-support.js';
 
 const WIDTH = 3;
 
@@ -30,18 +27,15 @@ describe('ShuffleBuffer', () => {
 });
 
 describe('activationBatches over real S3', () => {
-  let dir: string;
-  let stack: TestStack;
+  let s3: S3Stack;
   let store: ObjectStore;
+  let bucket: string;
   const parts: PartRef[] = [];
   const TOTAL = 6 * 50;
 
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'thresher-stream-'));
-    stack = await startTestStack(dir);
-    process.env.AWS_ACCESS_KEY_ID = stack.endpoints.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = stack.endpoints.secretAccessKey;
-    store = new ObjectStore(createS3Client({ endpoint: stack.endpoints.s3Endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 3 }));
+    s3 = await openS3Stack('stream');
+    ({ store, bucket } = s3);
     // Six parts of 50 rows; row r of part p holds the global id p*50+r in every column.
     for (let p = 0; p < 6; p++) {
       const n = 50;
@@ -52,16 +46,13 @@ describe('activationBatches over real S3', () => {
         { doc: ids, context: ids, position: ids, token: ids, values },
       );
       const key = `stream/part-${p}.parquet`;
-      await store.put(stack.endpoints.bucket, key, bytes);
+      await store.put(bucket, key, bytes);
       parts.push({ key, rows: n });
     }
   });
-  after(async () => {
-    await stack?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => s3?.close());
 
-  const opts = () => ({ store, bucket: stack.endpoints.bucket, parts, width: WIDTH, batchSize: 16, bufferRows: 64, seed: 9 });
+  const opts = () => ({ store, bucket, parts, width: WIDTH, batchSize: 16, bufferRows: 64, seed: 9 });
 
   async function take(n: number, from?: { epoch: number; batchInEpoch: number }) {
     const out: { ids: number[]; epoch: number; batchInEpoch: number }[] = [];

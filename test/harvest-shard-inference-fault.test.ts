@@ -2,34 +2,23 @@
 // still being computed must fail the shard in order, not surface as an unhandled rejection, which
 // would end the whole worker process (and every shard it runs) instead of this shard's attempt.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseRunConfig, type RunConfig } from '../core/config/run-config.js';
 import { harvestShard } from '../core/harvest/harvest-shard.js';
 import type { InferenceModel } from '../core/harvest/inference-model.js';
-import { createS3Client, ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import type { TextTokenizer } from '../core/tokenize/tokenizer.js';
-import { startTestStack, type TestStack } from '../infra/local-stack.js';
+import { openS3Stack, type S3Stack } from './test-support.js';
 
-let dir: string;
-let stack: TestStack;
-let store: ObjectStore;
+let s3: S3Stack;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'thresher-inference-fault-'));
-  stack = await startTestStack(dir);
-  process.env.AWS_ACCESS_KEY_ID = stack.endpoints.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = stack.endpoints.secretAccessKey;
-  store = new ObjectStore(createS3Client({ endpoint: stack.endpoints.s3Endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 3 }));
+  s3 = await openS3Stack('inference-fault');
 });
-after(async () => {
-  await stack?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => s3?.close());
 
 /** One token per character; id 0 is the BOS token. */
 const tokenizer: TextTokenizer = {
@@ -40,13 +29,13 @@ const tokenizer: TextTokenizer = {
 };
 
 test('an inference batch that fails while the batch before it is still running fails the shard, in order, and nothing else', async () => {
-  const shardFile = path.join(dir, 'shard-00000.jsonl');
+  const shardFile = path.join(s3.dir, 'shard-00000.jsonl');
   const text = Array.from({ length: 12 }, (_, d) => JSON.stringify({ text: `document ${d} `.repeat(8) })).join('\n') + '\n';
   await writeFile(shardFile, text);
   const config: RunConfig = {
     ...parseRunConfig({
-      model: { path: 'unused.onnx' }, tokenizer: { path: 'unused.json' }, hooks: ['h'], corpus: { path: dir },
-      output: { path: `s3://${stack.endpoints.bucket}/runs` }, contextLength: 16, positionsPerContext: 4, batchSize: 2,
+      model: { path: 'unused.onnx' }, tokenizer: { path: 'unused.json' }, hooks: ['h'], corpus: { path: s3.dir },
+      output: { path: `s3://${s3.bucket}/runs` }, contextLength: 16, positionsPerContext: 4, batchSize: 2,
     }),
     runId: 'inference-fault',
   };
@@ -71,7 +60,7 @@ test('an inference batch that fails while the batch before it is still running f
     await assert.rejects(
       harvestShard(
         { config, layout: new RunLayout(config.output.path, config.runId), shard: { index: 0, uri: shardFile, bytes: text.length }, resumeFromPart: 0 },
-        { store, model, modelSha256: '0'.repeat(64), tokenizer },
+        { store: s3.store, model, modelSha256: '0'.repeat(64), tokenizer },
       ),
       /inference failed on batch 1/,
     );

@@ -72,6 +72,32 @@ export interface RunningWorkers {
  * the workflows once and connects a client. Call close() in after(); if opening fails half way,
  * what was started is stopped before the error is rethrown.
  */
+/** A local stack for tests that need only S3: its store, bucket and a cleanup. */
+export interface S3Stack {
+  dir: string;
+  stack: TestStack;
+  store: ObjectStore;
+  bucket: string;
+  close(): Promise<void>;
+}
+
+export async function openS3Stack(name: string): Promise<S3Stack> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `thresher-${name}-`));
+  const stack = await startTestStack(dir);
+  const e = stack.endpoints;
+  process.env.AWS_ACCESS_KEY_ID = e.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = e.secretAccessKey;
+  const store = new ObjectStore(createS3Client({ endpoint: e.s3Endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 3 }));
+  return {
+    dir, stack, store, bucket: e.bucket,
+    async close() {
+      store.client.destroy();
+      await stack.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function openHarness(name: string): Promise<Harness> {
   installTemporalRuntime();
   const dir = await mkdtemp(path.join(os.tmpdir(), `thresher-${name}-`));
