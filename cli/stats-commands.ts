@@ -2,7 +2,7 @@
 // feature statistics of one trained dictionary.
 import { readFile } from 'node:fs/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { ConfigError } from '../core/config/run-config.js';
+import { ConfigError, parseConfig } from '../core/config/run-config.js';
 import { statsSettingsSchema } from '../core/stats/stats-settings-schema.js';
 import type { Logger } from '../core/logging.js';
 import { RunLayout } from '../core/storage/run-layout.js';
@@ -24,12 +24,7 @@ export async function readStatsSettings(file: string): Promise<StatsSettings> {
   } catch (err) {
     throw new ConfigError(`stats settings ${file} cannot be read as JSON: ${(err as Error).message}`);
   }
-  const result = statsSettingsSchema.safeParse(raw);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-    throw new ConfigError(`stats settings ${file} are invalid:\n${lines.join('\n')}`);
-  }
-  return result.data;
+  return parseConfig(statsSettingsSchema, raw, `stats settings ${file}`);
 }
 
 /** Checks the dictionary is complete (its result.json is written last), then starts FeatureStats. */

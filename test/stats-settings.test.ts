@@ -28,7 +28,7 @@ test('readStatsSettings: valid settings pass through; bad JSON and bad fields na
   const bad = await write('bad.json', JSON.stringify({ fanIn: 1, topK: 0, heartbeatTimeoutSeconds: 2, featureBrowser: 'yes', runId: 'x' }));
   await assert.rejects(readStatsSettings(bad), (err: Error) => {
     assert.ok(err instanceof ConfigError);
-    assert.match(err.message, new RegExp(`^stats settings ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} are invalid:`));
+    assert.match(err.message, new RegExp(`^stats settings ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is invalid:`));
     for (const field of ['fanIn', 'topK', 'heartbeatTimeoutSeconds', 'featureBrowser', '(root)']) assert.ok(err.message.includes(`- ${field}:`), `${field} in ${err.message}`);
     assert.match(err.message, /runId/, 'a field the workflow sets itself is refused');
     return true;

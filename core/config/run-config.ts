@@ -122,14 +122,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Validates raw JSON; every problem is listed with its field path. */
-export function parseRunConfig(raw: unknown, source = 'config'): z.output<typeof runConfigSchema> {
-  const result = runConfigSchema.safeParse(raw);
+/** Validates raw JSON against `schema`; a ConfigError lists every problem with its field path. */
+export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, source: string): z.output<S> {
+  const result = schema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
     throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
   }
   return result.data;
+}
+
+/** Validates a run config; every problem is listed with its field path. */
+export function parseRunConfig(raw: unknown, source = 'config'): z.output<typeof runConfigSchema> {
+  return parseConfig(runConfigSchema, raw, source);
 }
 
 /** Splits `s3://bucket/prefix` into its parts; prefix has no leading or trailing '/'. */

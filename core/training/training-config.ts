@@ -2,7 +2,7 @@
 // per-(size, λ) dictionary configs and their ids, and the sweep config stored in S3 (immutable
 // once written, so every attempt of every dictionary trains on the same settings).
 import { createHash } from 'node:crypto';
-import { ConfigError } from '../config/run-config.js';
+import { ConfigError, parseConfig } from '../config/run-config.js';
 import type { SaeTrainerOptions } from '../sae/sae-config.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { RunLayout } from '../storage/run-layout.js';
@@ -58,12 +58,7 @@ export interface DictionaryConfig extends Omit<ResolvedTrainingConfig, 'sizes' |
 
 /** Validates a `thresher train start` file; every problem is listed with its field path. */
 export function parseTrainingConfig(raw: unknown, source = 'training config'): TrainingConfigParsed {
-  const result = trainingConfigSchema.safeParse(raw);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-    throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
-  }
-  return result.data;
+  return parseConfig(trainingConfigSchema, raw, source);
 }
 
 export function defaultSweepId(arch: string, now = new Date()): string {
