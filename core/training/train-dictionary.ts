@@ -131,6 +131,15 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
       ? { lr: scheduledLr(c.lr, done, c.steps, schedule), ...(c.arch === 'l1' && { l1Coefficient: scheduledL1(c.l1Coefficient, done, schedule) }) }
       : undefined;
 
+    /** Takes the trainer's state and counters now; the returned write stores them (data, then pointer). */
+    const checkpointAt = async (writeSignal: AbortSignal | undefined): Promise<() => Promise<void>> => {
+      const state = await trainer.state();
+      const info = { step, tokens, position, seed: c.seed, scale, fingerprint, resampleEvents, resampledFeatures };
+      return async () => {
+        pointer = await writeCheckpoint(store, layout, trainingId, state, info, pointer, writeSignal);
+        o.onCheckpoint?.(pointer);
+      };
+    };
     /**
      * Run when the training is stopped (a worker shutting down, or the run cancelled): checkpoints
      * the steps since the last checkpoint, so the retry resumes here instead of up to
@@ -143,9 +152,7 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
       const deadline = AbortSignal.timeout(ABORT_CHECKPOINT_TIMEOUT_MS);
       const chunk = log.takeChunk();
       if (chunk) await log.write(chunk, deadline);
-      const info = { step, tokens, position, seed: c.seed, scale, fingerprint, resampleEvents, resampledFeatures };
-      pointer = await writeCheckpoint(store, layout, trainingId, await trainer.state(), info, pointer, deadline);
-      o.onCheckpoint?.(pointer);
+      await (await checkpointAt(deadline))();
     };
     /** Stops between steps (never inside one, so the checkpoint is of a whole step and its resampling). */
     const stopHere = async (reason: unknown): Promise<never> => {
@@ -186,12 +193,7 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
         // One checkpoint in flight at most: bounds memory to one extra copy of the state.
         await writes;
         if (writeError) throw writeError;
-        const state = await trainer.state();
-        const info = { step, tokens, position, seed: c.seed, scale, fingerprint, resampleEvents, resampledFeatures };
-        enqueue(async () => {
-          pointer = await writeCheckpoint(store, layout, trainingId, state, info, pointer, signal);
-          o.onCheckpoint?.(pointer);
-        });
+        enqueue(await checkpointAt(signal));
       }
     }
     await writes;
