@@ -26,7 +26,7 @@ import type { SaeWeights } from '../sae/sae-weights.js';
 import {
   histogramBinCount, histogramBinner, histogramLowerEdges, resolveHistogram, type HistogramBinner, type HistogramSpec,
 } from './activation-histogram.js';
-import { ExampleSlots, lowestKeyFirst, offer, strongestFirst, tokenKey, type ExampleRef } from './example-slots.js';
+import { ExampleSlots, featureKey, lowestKeyFirst, offer, rowKey, strongestFirst, type ExampleRef } from './example-slots.js';
 import { IntervalReservoir } from './interval-reservoir.js';
 
 export type { ExampleRef } from './example-slots.js';
@@ -107,8 +107,10 @@ export class FeatureSummary {
   private readonly reservoir: IntervalReservoir;
   private readonly labelTokens = new Map<string, number>();
   private readonly labelFiring = new Map<string, Float64Array>();
-  /** add()'s scratch: one feature's firings of one batch as examples (sized to the rows, made on first use). */
-  private run: ExampleSlots | undefined;
+  /** add()'s scratch: the one firing being offered as an example (made on first use). */
+  private candidate: ExampleSlots | undefined;
+  /** add()'s scratch: rowKey of each row of the call (grown to the largest call). */
+  private rowKeys: Uint32Array | undefined;
   /** add()'s working buffer, made on first use; not part of the summary (never merged or stored). */
   private firings: FiringBuffer | undefined;
 
@@ -188,28 +190,40 @@ export class FeatureSummary {
     // features share no state, so the summary is exactly the one row-major order gives.
     const firings = (this.firings ??= new FiringBuffer(dSae));
     firings.reserve(n);
+    const rowKeys = this.rowKeysOf(rows, n);
     // Float32 rows that start on 8-byte boundaries (even d_sae, aligned acts, as the encoder's are)
     // are also read as doubles, skipping zeros eight floats at a time (see scanFloat32Pairs).
     const pairs = acts instanceof Float32Array && dSae % 2 === 0 && acts.length > 0 && acts.byteOffset % 8 === 0
       ? new Float64Array(acts.buffer, acts.byteOffset, acts.length / 2) : undefined;
     for (let r = 0; r < n; r++) {
-      if (firings.free < dSae) this.applyFirings(firings, rows, rowLabels);
+      if (firings.free < dSae) this.applyFirings(firings, rows, rowLabels, rowKeys);
       if (pairs) firings.scanFloat32Pairs(acts, pairs, r * dSae, r, dSae);
       else firings.scanRow(acts, r * dSae, r, dSae);
     }
-    this.applyFirings(firings, rows, rowLabels);
+    this.applyFirings(firings, rows, rowLabels, rowKeys);
+  }
+
+  /** rowKey of each row: each token's identity is hashed once, and each firing's key mixes in its feature (featureKey). */
+  private rowKeysOf(rows: RowProvenance, n: number): Uint32Array {
+    if (!this.rowKeys || this.rowKeys.length < n) this.rowKeys = new Uint32Array(n);
+    const keys = this.rowKeys;
+    const { shard, doc, context, position } = rows;
+    for (let r = 0; r < n; r++) keys[r] = rowKey(shard, doc[r], context[r], position[r]);
+    return keys;
   }
 
   /** Applies and empties the gathered firings, feature by feature, rows ascending within each. */
-  private applyFirings(firings: FiringBuffer, rows: RowProvenance, rowLabels: (Float64Array | undefined)[]): void {
+  private applyFirings(firings: FiringBuffer, rows: RowProvenance, rowLabels: (Float64Array | undefined)[], rowKeys: Uint32Array): void {
     if (firings.size === 0) return;
     const { bins, firing, sum, max, histogram, topFloor, reservoir, binner } = this;
     const shard = rows.shard;
     const { doc, context, position, token } = rows;
     const { start, row: fRow, act: fAct } = firings.byFeature();
-    // One feature's firings as example candidates: top-k offers, then the reservoir's (the two
-    // are independent, so their interleaving does not matter).
-    const run = this.featureRun(firings.rows);
+    // A firing becomes an example candidate only if it can enter the top-k list or the reservoir,
+    // which in a summary that has seen a few batches is rare: both are asked on (act, key) alone
+    // first, and only then is the candidate written out. The top-k and reservoir offers are
+    // independent, so one candidate slot serves both.
+    const candidate = (this.candidate ??= new ExampleSlots(1));
     for (let i = 0; i < this.dSae; i++) {
       const end = start[i + 1];
       if (start[i] === end) continue;
@@ -217,8 +231,7 @@ export class FeatureSummary {
       let total = sum[i];
       let most = max[i];
       const histBase = i * bins;
-      let m = 0;
-      for (let e = start[i]; e < end; e++, m++) {
+      for (let e = start[i]; e < end; e++) {
         const r = fRow[e];
         const a = fAct[e];
         count++;
@@ -227,27 +240,26 @@ export class FeatureSummary {
         histogram[histBase + binner.bin(a)]++;
         const labelFiring = rowLabels[r];
         if (labelFiring) labelFiring[i]++;
-        run.act[m] = a;
-        run.shard[m] = shard;
-        run.doc[m] = doc[r];
-        run.context[m] = context[r];
-        run.position[m] = position[r];
-        run.token[m] = token[r];
-        run.key[m] = tokenKey(i, shard, run.doc[m], run.context[m], run.position[m]);
+        const key = featureKey(rowKeys[r], i);
         // Fast reject: once the list is full, anything weaker than its weakest entry cannot enter.
-        if (a >= topFloor[i]) this.offerTop(i, run, m);
+        const forTop = a >= topFloor[i];
+        const forReservoir = reservoir.wants(i, a, key);
+        if (!forTop && !forReservoir) continue;
+        candidate.act[0] = a;
+        candidate.shard[0] = shard;
+        candidate.doc[0] = doc[r];
+        candidate.context[0] = context[r];
+        candidate.position[0] = position[r];
+        candidate.token[0] = token[r];
+        candidate.key[0] = key;
+        if (forTop) this.offerTop(i, candidate, 0);
+        if (forReservoir) reservoir.offer(i, candidate, 0);
       }
-      reservoir.offerRun(i, run, m);
       firing[i] = count;
       sum[i] = total;
       max[i] = most;
     }
     firings.clear();
-  }
-
-  private featureRun(rows: number): ExampleSlots {
-    if (!this.run || this.run.capacity < rows) this.run = new ExampleSlots(rows);
-    return this.run;
   }
 
   private offerTop(feature: number, from: ExampleSlots, j: number): void {
@@ -409,8 +421,6 @@ const FIRING_BUFFER_MAX = 1 << 18;
  */
 class FiringBuffer {
   size = 0;
-  /** Rows scanned since the last clear (a feature has at most this many firings in the buffer). */
-  rows = 0;
   private row: Int32Array;
   private feature: Int32Array;
   private act: Float64Array;
@@ -446,7 +456,6 @@ class FiringBuffer {
   /** Appends the firings (act > 0; NaN is not one) of acts[base, base + dSae) as row `r`. */
   scanRow(acts: ArrayLike<number>, base: number, r: number, dSae: number): void {
     this.scanRange(acts, base, 0, dSae, r);
-    this.rows++;
   }
 
   /**
@@ -468,7 +477,6 @@ class FiringBuffer {
       this.scanRange(acts, base, i, i + 8, r);
     }
     this.scanRange(acts, base, whole, dSae, r);
-    this.rows++;
   }
 
   /** Appends row `r`'s firings among features [from, to), value by value. */
@@ -506,6 +514,5 @@ class FiringBuffer {
 
   clear(): void {
     this.size = 0;
-    this.rows = 0;
   }
 }

@@ -65,26 +65,25 @@ export class IntervalReservoir {
   }
 
   /**
-   * offer() of examples [0, count) of `from`, in order, all firings of `feature`: the per-feature
-   * pass of FeatureSummary.add, with the feature's range held in locals between coalesces.
+   * False only when offer() of a firing of `feature` with activation `act` and key `key` would
+   * certainly change nothing: its bucket is full and every kept key is smaller than `key`. The
+   * hot path of FeatureSummary.add asks this first and builds the candidate for offer() only
+   * when true, since in a full reservoir nearly every firing is rejected. Ties on the largest key
+   * and anything that would coalesce answer true and are left to offer().
    */
-  offerRun(feature: number, from: ExampleSlots, count: number): void {
+  wants(feature: number, act: number, key: number): boolean {
+    if (!(act > 0 && act < Infinity)) return false;
+    const e = this.exp[feature];
+    if (e === EMPTY) return true;
+    const limit = pow2(e);
+    if (act >= limit) return true;
+    const bucket = Math.min(Math.floor((act * RESERVOIR_BUCKETS) / limit), RESERVOIR_BUCKETS - 1);
+    const cell = feature * RESERVOIR_BUCKETS + bucket;
     const R = this.perBucket;
-    const { fill, exp } = this;
-    let limit = exp[feature] === EMPTY ? 0 : pow2(exp[feature]);
-    for (let j = 0; j < count; j++) {
-      const act = from.act[j];
-      if (!(act > 0 && act < Infinity)) continue;
-      if (exp[feature] === EMPTY) limit = pow2((exp[feature] = exponentAbove(act)));
-      if (act >= limit) {
-        while (act >= pow2(exp[feature])) this.coalesce(feature);
-        limit = pow2(exp[feature]);
-      }
-      const bucket = Math.min(Math.floor((act * RESERVOIR_BUCKETS) / limit), RESERVOIR_BUCKETS - 1);
-      const cell = feature * RESERVOIR_BUCKETS + bucket;
-      if (fill[cell] === R && this.rejectsOrReplaces(cell * R, from, j)) continue;
-      this.offerToBucket(feature, bucket, from, j);
-    }
+    if (this.fill[cell] < R) return true;
+    const keys = this.slots.key;
+    for (let s = cell * R; s < (cell + 1) * R; s++) if (keys[s] >= key) return true;
+    return false;
   }
 
   /**
