@@ -25,7 +25,7 @@ export interface FeatureStatsInput extends RunRef {
   concurrency?: number;
   /** Summaries merged by one activity. Default 16. */
   fanIn?: number;
-  /** Rows per encoder call. Default 4,096, fewer for dictionaries wider than 4,096 features (at most 64 MiB of activations per batch). */
+  /** Rows per encoder call. Default 1,024, fewer for dictionaries wider than 16,384 features (at most 64 MiB of activations per batch). */
   encodeBatchRows?: number;
   /** Top activating tokens kept per feature. Default 20. */
   topK?: number;
