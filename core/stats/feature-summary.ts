@@ -15,8 +15,9 @@
 //
 // Memory: per feature (k + 44·R) example slots and `bins` counters, fixed at construction;
 // plus one counter per feature per distinct label. Nothing grows with the number of rows. add()
-// also keeps a working buffer of at most max(d_sae, 2^18) firings (≤ 7 MiB at d_sae ≤ 2^18),
-// which is not part of the summary (not counted in byteLength, never merged or stored).
+// also keeps a working buffer of at most max(d_sae, 2^18) firings (≤ 7 MiB at d_sae ≤ 2^18)
+// and one 4-byte key per row of its largest call, which are not part of the summary (not counted
+// in byteLength, never merged or stored).
 //
 // Assumption: each token is added once across all summaries that are merged (a token seen twice
 // counts twice, and could occupy two top-k slots).
