@@ -2,7 +2,7 @@
 // activation parts (the machine is noisy: compare the ratio, not the absolute numbers).
 //
 //   npm run bench:stats  [-- --d-in 512 --d-sae 4096 --parts 3 --rows 16384 --l0 64 --labels 4
-//                            --batch 1024 --repeats 5 --in-flight 3 --threads N --encode-threads N]
+//                            --batch 1024 --repeats 5 --in-flight 2 --threads N --encode-threads N]
 //
 //   (a) encode-only: the dictionary's encoder.onnx in the encoder worker thread (openEncoderWorker)
 //       over every row of the parts, pre-decoded, results discarded (their buffers handed back, as
@@ -31,7 +31,7 @@
 //   --labels N          distinct row labels, as the demo's genres (default 4; 0 for none)
 //   --batch N           rows per encoder call (default: the stage's, defaultEncodeBatchRows(d_sae): 1024 at d_sae 4096)
 //   --repeats N         timed rounds of (a) and (b) (default 5)
-//   --in-flight N       summariseParts maxInFlight (default: its default, 3; 1 is the serial loop)
+//   --in-flight N       summariseParts maxInFlight (default: its default, 2; 1 is the serial loop)
 //   --threads N         ORT intra-op threads of (b)'s encoder (default: the stats stage's choice)
 //   --encode-threads N  ORT intra-op threads of (a)'s encoder (default: onnxruntime's, all cores)
 //   --seed N            data and dictionary seed (default 1)

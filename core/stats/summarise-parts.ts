@@ -35,7 +35,7 @@ export interface SummarisePartsOptions {
   dIn: number;
   /** Rows per encoder call. Default defaultEncodeBatchRows(d_sae). */
   batchRows?: number;
-  /** Batches submitted to the encoder and not yet added, the one being added included. Default 3; 1 is the serial loop. */
+  /** Batches submitted to the encoder and not yet added, the one being added included. Default 2; 1 is the serial loop. */
   maxInFlight?: number;
   signal?: AbortSignal;
   /** Prometheus recorder of this attempt (statsRecorder(registry).summarise): rows, parts, encode seconds. */
@@ -87,13 +87,12 @@ export function defaultEncodeBatchRows(dSae: number): number {
   return Math.max(1, Math.min(DEFAULT_ENCODE_BATCH_ROWS, Math.floor(ENCODE_BATCH_BYTES / (4 * dSae))));
 }
 /**
- * 3: two batches queued with the encoder while this thread adds a third. With 2 the encoder thread
- * sat idle 7% of the time on the 2-core VM (bench:stats "busy" 0.92–0.93, against 0.95 with 3),
- * waiting for this thread to finish adding before the next batch was submitted; statistics ran
- * 18.8–21.0k rows/s against 16.2–20.1k (five paired runs). The cost is one more batch of
- * activations alive (≤ ENCODE_BATCH_BYTES).
+ * 2: the encoder computes the next batch while this thread adds one. 3 kept the encoder thread a
+ * little busier (bench:stats "busy" 0.94–0.95 against 0.92–0.93) but the stage no faster: 25.0k,
+ * 25.2k and 26.1k statistics rows/s against 23.4k, 25.5k and 26.5k with 2 (three paired runs at
+ * 1,024-row batches), for one more batch of activations in memory.
  */
-export const DEFAULT_MAX_IN_FLIGHT = 3;
+export const DEFAULT_MAX_IN_FLIGHT = 2;
 
 export async function summariseParts(o: SummarisePartsOptions): Promise<SummarisePartsResult> {
   const batchRows = o.batchRows ?? defaultEncodeBatchRows(o.summary.dSae);
