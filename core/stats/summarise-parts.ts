@@ -70,7 +70,7 @@ interface Submitted {
 
 /**
  * 1,024: the fastest of 256–4,096 for the whole stage on the 2-core VM (bench:stats, d_sae 4,096,
- * two runs each: 23.9k and 27.0k statistics rows/s, against 20.8k and 21.1k with 4,096 rows,
+ * three batches in flight, two runs each: 23.9k and 27.0k statistics rows/s, against 20.8k and 21.1k with 4,096 rows,
  * 19.7k and 22.4k with 2,048, 23.7k with 512, 18.9k with 256). The encoder alone gains more from
  * smaller batches (33.7k and 38.9k rows/s against 27.5k and 29.6k with 4,096).
  */
