@@ -81,7 +81,11 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
         const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
         const partKeys = await readGroupPartKeys(store, layout, task.trainingId, task.index, task.groupsPerPage, signal);
         const model = await store.getBytes(layout.bucket, layout.dictionaryEncoderKey(task.trainingId), signal);
-        const summary = new FeatureSummary({ dSae: cfg.d_sae, ...(task.topK !== undefined && { topK: task.topK }) });
+        const summary = new FeatureSummary({
+          dSae: cfg.d_sae,
+          ...(task.topK !== undefined && { topK: task.topK }),
+          ...(task.intervalExamples !== undefined && { reservoirPerBucket: task.intervalExamples }),
+        });
         const encoder = await openEncoderWorker({ model, dIn: cfg.d_in });
         try {
           // Pipelined: the encoder thread computes the next batch while this thread adds the current one.

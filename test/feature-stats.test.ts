@@ -123,6 +123,8 @@ test('FeatureStats summarises, merges in a tree and finalises: densities, one-pa
   // windows to cut and no complete run to browse; training-run.test.ts covers both on a real run.
   const input: FeatureStatsInput = {
     runId, outputUri: output, trainingId, partsPerGroup: 1, fanIn: 2, concurrency: 3, encodeBatchRows: 64, exampleWindows: false, featureBrowser: false,
+    // Not the default (4): the one-pass summary below must be built the same way to be equal.
+    intervalExamples: 2,
   };
   const handle = await h!.client.workflow.start('featureStats', { taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, trainingId), args: [input] });
   h!.track(handle);
@@ -159,7 +161,7 @@ test('FeatureStats summarises, merges in a tree and finalises: densities, one-pa
   // Direct computation from the stored parts: hand encode (float64), count firings, and a
   // one-pass summary with the reference encoder.
   const firing = new Array<number>(D_SAE).fill(0);
-  const onePass = new FeatureSummary({ dSae: D_SAE });
+  const onePass = new FeatureSummary({ dSae: D_SAE, reservoirPerBucket: 2 });
   let tokens = 0;
   for (let shard = 0; shard < SHARDS; shard++) {
     for (let part = 0; part < PARTS_PER_SHARD; part++) {
@@ -366,12 +368,12 @@ test('FeatureStats refuses bad numbers in its input before any work, naming each
   const trainingId = 'planted-d6';
   const handle = await h!.client.workflow.start('featureStats', {
     taskQueue: ORCHESTRATION_QUEUE, workflowId: `${statsWorkflowId(runId, trainingId)}-bad`,
-    args: [{ runId, outputUri: output, trainingId, fanIn: 1, partsPerGroup: 0, concurrency: 2.5 } satisfies FeatureStatsInput],
+    args: [{ runId, outputUri: output, trainingId, fanIn: 1, partsPerGroup: 0, concurrency: 2.5, intervalExamples: 256 } satisfies FeatureStatsInput],
   });
   h!.track(handle);
   await assert.rejects(withTimeout('the refused workflow', 20_000, handle.result()), (err: Error) => {
     const m = (err.cause as Error | undefined)?.message ?? '';
-    assert.match(m, /partsPerGroup must be an integer ≥ 1, got 0; concurrency must be an integer ≥ 1, got 2\.5; fanIn must be an integer ≥ 2, got 1/);
+    assert.match(m, /partsPerGroup must be an integer ≥ 1, got 0; concurrency must be an integer ≥ 1, got 2\.5; fanIn must be an integer ≥ 2, got 1; intervalExamples must be an integer in \[1, 255\], got 256/);
     return true;
   });
   const history = await handle.fetchHistory();

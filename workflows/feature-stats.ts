@@ -99,6 +99,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
         ...ref, index, groupsPerPage: plan.groupsPerPage,
         ...(input.encodeBatchRows !== undefined && { encodeBatchRows: input.encodeBatchRows }),
         ...(input.topK !== undefined && { topK: input.topK }),
+        ...(input.intervalExamples !== undefined && { intervalExamples: input.intervalExamples }),
       }).then((summary) => {
         progress.groupsDone++;
         progress.tokensSummarised += summary.tokens;
@@ -163,10 +164,13 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
 
 /** Refuses bad numbers before any work (the CLI never sets them; other callers of the workflow may). */
 function validateInput(input: FeatureStatsInput): void {
-  const minimum = { partsPerGroup: 1, concurrency: 1, fanIn: 2, encodeBatchRows: 1, topK: 1, maxAttempts: 1, heartbeatTimeoutSeconds: 1, activitiesPerExecution: 1, shardsPerWindowTask: 1, featuresPerRowGroup: 1 } as const;
+  const minimum = { partsPerGroup: 1, concurrency: 1, fanIn: 2, encodeBatchRows: 1, topK: 1, intervalExamples: 1, maxAttempts: 1, heartbeatTimeoutSeconds: 1, activitiesPerExecution: 1, shardsPerWindowTask: 1, featuresPerRowGroup: 1 } as const;
+  // What FeatureSummary can hold: top-k fill is 16-bit, reservoir fill 8-bit.
+  const maximum: Partial<Record<keyof typeof minimum, number>> = { topK: 0xffff, intervalExamples: 0xff };
   const problems = Object.entries(minimum).flatMap(([name, min]) => {
     const v = input[name as keyof typeof minimum];
-    return v === undefined || (Number.isInteger(v) && v >= min) ? [] : [`${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`];
+    const max = maximum[name as keyof typeof minimum] ?? Infinity;
+    return v === undefined || (Number.isInteger(v) && v >= min && v <= max) ? [] : [`${name} must be an integer ${max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`}, got ${JSON.stringify(v)}`];
   });
   if (problems.length) throw ApplicationFailure.nonRetryable(`statistics of ${input.trainingId} (run ${input.runId}): ${problems.join('; ')}`, 'InvalidInput');
 }

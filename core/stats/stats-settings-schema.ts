@@ -17,10 +17,12 @@ export const statsSettingsSchema = z
     concurrency: posInt.max(1000).optional(),
     /** Partial summaries merged by one activity. Default 16. */
     fanIn: z.number().int().min(2).max(1024).optional(),
-    /** Rows per encoder call. Default 4,096, fewer for dictionaries wider than 4,096 features (64 MiB of activations per batch). */
+    /** Rows per encoder call. Default 1,024, fewer for dictionaries wider than 16,384 features (64 MiB of activations per batch). */
     encodeBatchRows: posInt.max(1 << 20).optional(),
     /** Top activating tokens kept per feature. Default 20. */
     topK: posInt.max(0xffff).optional(),
+    /** Examples per activation interval (kept per feature for each of the 44 reservoir buckets). Default 4. */
+    intervalExamples: posInt.max(0xff).optional(),
     /** Shards one example-window task re-reads. Default 32. */
     shardsPerWindowTask: posInt.max(100_000).optional(),
     /** Features per row group of examples.parquet. Default 1,024. */
