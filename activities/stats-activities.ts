@@ -38,7 +38,7 @@ export interface DictionaryCfg {
   hook_name?: string;
 }
 
-const FATAL = new Set(['ConfigError', 'ActivationPartError', 'SafetensorsError']);
+const FATAL = new Set(['ConfigError', 'ActivationPartError', 'SafetensorsError', 'ExecutionProviderError']);
 
 
 export async function loadDictionaryCfg(store: ObjectStore, layout: RunLayout, trainingId: string, signal?: AbortSignal): Promise<DictionaryCfg> {
@@ -86,7 +86,7 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
           ...(task.topK !== undefined && { topK: task.topK }),
           ...(task.intervalExamples !== undefined && { reservoirPerBucket: task.intervalExamples }),
         });
-        const encoder = await openEncoderWorker({ model, dIn: cfg.d_in });
+        const encoder = await openEncoderWorker({ model, dIn: cfg.d_in, ...(task.executionProvider !== undefined && { executionProvider: task.executionProvider }) });
         try {
           // Pipelined: the encoder thread computes the next batch while this thread adds the current one.
           await summariseParts({

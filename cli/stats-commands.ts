@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ConfigError, parseConfig } from '../core/config/run-config.js';
+import { checkProviderForWorkers } from '../core/model/execution-provider.js';
 import { statsSettingsSchema } from '../core/stats/stats-settings-schema.js';
 import type { Logger } from '../core/logging.js';
 import { RunLayout } from '../core/storage/run-layout.js';
@@ -29,6 +30,7 @@ export async function readStatsSettings(file: string): Promise<StatsSettings> {
 
 /** Checks the dictionary is complete (its result.json is written last), then starts FeatureStats. */
 export async function startStats(services: Services, client: Client, runId: string, trainingId: string, log: Logger, settings: StatsSettings = {}) {
+  if (settings.executionProvider !== undefined) checkProviderForWorkers(settings.executionProvider, 'stats executionProvider', log);
   const ref = await runRef(client, runId);
   const layout = new RunLayout(ref.outputUri, runId);
   if (!(await services.store.head(layout.bucket, layout.dictionaryResultKey(trainingId)))) {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { MANIFEST_FORMAT, type PartRecord, type ShardManifest } from '../core/harvest/shard-manifest.js';
+import { providerAvailability } from '../core/model/execution-provider.js';
 import { encodeActivationPart, readActivationPart } from '../core/parquet/activation-part.js';
 import { encodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
 import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
@@ -378,4 +379,25 @@ test('FeatureStats refuses bad numbers in its input before any work, naming each
   });
   const history = await handle.fetchHistory();
   assert.ok(!history.events?.some((e) => e.activityTaskScheduledEventAttributes), 'no activity was scheduled');
+});
+
+test('FeatureStats with an encoder provider the workers lack fails once, naming it, without retrying', { timeout: 60_000 }, async (t) => {
+  if (providerAvailability().some((p) => p.name === 'cuda' && p.installed)) return t.skip('the CUDA provider is installed here');
+  const runId = 'stats-run';
+  const trainingId = 'planted-d6';
+  const handle = await h!.client.workflow.start('featureStats', {
+    taskQueue: ORCHESTRATION_QUEUE, workflowId: `${statsWorkflowId(runId, trainingId)}-cuda`,
+    args: [{ runId, outputUri: output, trainingId, executionProvider: 'cuda', exampleWindows: false, featureBrowser: false } satisfies FeatureStatsInput],
+  });
+  h!.track(handle);
+  await assert.rejects(withTimeout('the statistics workflow', 45_000, handle.result()), (err: Error) => {
+    const chain: string[] = [];
+    for (let e: unknown = err; e instanceof Error; e = e.cause) chain.push(`${e.name}: ${e.message}`);
+    assert.ok(chain.some((m) => /"cuda" is not installed/.test(m)), chain.join(' <- '));
+    return true;
+  });
+  const history = await handle.fetchHistory();
+  const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt) ?? [];
+  assert.ok(attempts.length > 0, 'a summarise activity ran');
+  assert.ok(attempts.every((a) => a === 1), `no retries: attempts ${attempts.join(', ')}`);
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { resumeRun, runStatus, startRun } from '../cli/run-commands.js';
+import { DEMO_TRAIN } from '../cli/demo-training.js';
 import { ConfigError, type RunConfigInput } from '../core/config/run-config.js';
 import { prepareRun } from '../core/harvest/prepare-run.js';
 import { listShardFailures } from '../core/harvest/run-plan.js';
@@ -325,6 +326,12 @@ test('config mistakes are refused before any work, naming the field, and nothing
       config: (c) => ({ ...c, contextLength: 'x' }),
       error: ConfigError,
       message: /is invalid:\n {2}- contextLength: .*expected number, received string/,
+    },
+    {
+      name: 'unknown execution provider for the statistics stage',
+      config: (c) => ({ ...c, stages: ['train', 'stats'], train: { ...DEMO_TRAIN, hook: MLP_HOOK }, stats: { executionProvider: 'nonsense' } }),
+      error: ConfigError,
+      message: /^stats\.executionProvider: Unknown execution provider "nonsense"/,
     },
     {
       name: 'positionsPerContext above contextLength',

@@ -2,6 +2,7 @@
 // its batches encoded there in place): the same activations as encode() of the same rows, the
 // moved buffer detached on this side, ranges and views checked; and summariseParts uses them, drops
 // every part it loaded (also when it stops early), and gives the summary the copying path gives.
+// Also the encoder's execution provider: named, missing here, or unknown.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeActivationPart } from '../core/parquet/activation-part.js';
@@ -12,6 +13,9 @@ import { openEncoderWorker, type EncoderWorker } from '../core/stats/encoder-wor
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
 import { encodeSummary } from '../core/stats/summary-codec.js';
+import { ConfigError } from '../core/config/run-config.js';
+import { checkProviderForWorkers, providerAvailability } from '../core/model/execution-provider.js';
+import { quietLog } from './test-support.js';
 
 const D_IN = 8;
 const D_SAE = 12;
@@ -138,6 +142,43 @@ describe('encoder worker: loaded parts', () => {
       assert.deepEqual(log, [`load ${id}`, `drop ${id}`]);
     } finally {
       await encoder.close();
+    }
+  });
+});
+
+describe('encoder worker: execution provider', () => {
+  const cudaInstalled = providerAvailability().some((p) => p.name === 'cuda' && p.installed);
+
+  it('"CPUExecutionProvider" names the default provider: the same activations', async () => {
+    const model = buildSaeEncoderModel(dictionary(), { arch: 'l1' });
+    const plain = await openEncoderWorker({ model, dIn: D_IN });
+    const named = await openEncoderWorker({ model, dIn: D_IN, executionProvider: 'CPUExecutionProvider' });
+    try {
+      const x = values(20, 3);
+      assert.deepEqual(bits(await named.encode(x, 20)), bits(await plain.encode(x, 20)));
+    } finally {
+      await Promise.all([plain.close(), named.close()]);
+    }
+  });
+
+  it('a provider whose library is missing fails at open, by name, so the activity fails for good', { skip: cudaInstalled && 'CUDA provider is installed here' }, async () => {
+    await assert.rejects(openEncoderWorker({ model: buildSaeEncoderModel(dictionary(), { arch: 'l1' }), dIn: D_IN, executionProvider: 'cuda' }), (e: Error) => {
+      assert.equal(e.name, 'ExecutionProviderError');
+      assert.match(e.message, /"cuda" is not installed/);
+      return true;
+    });
+  });
+
+  it('the up-front check refuses an unknown provider, naming the field, and only warns for a known one missing here', () => {
+    const warnings: unknown[] = [];
+    const log = { ...quietLog, warn: (...args: unknown[]) => void warnings.push(args) };
+    assert.throws(() => checkProviderForWorkers('nonsense', 'stats.executionProvider', log),
+      (e: Error) => e instanceof ConfigError && /^stats\.executionProvider: Unknown execution provider "nonsense"/.test(e.message));
+    checkProviderForWorkers('cpu', 'stats.executionProvider', log);
+    assert.equal(warnings.length, 0);
+    if (!cudaInstalled) {
+      checkProviderForWorkers('cuda', 'stats.executionProvider', log);
+      assert.equal(warnings.length, 1);
     }
   });
 });

@@ -100,6 +100,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
         ...(input.encodeBatchRows !== undefined && { encodeBatchRows: input.encodeBatchRows }),
         ...(input.topK !== undefined && { topK: input.topK }),
         ...(input.intervalExamples !== undefined && { intervalExamples: input.intervalExamples }),
+        ...(input.executionProvider !== undefined && { executionProvider: input.executionProvider }),
       }).then((summary) => {
         progress.groupsDone++;
         progress.tokensSummarised += summary.tokens;

@@ -29,6 +29,8 @@ export interface FeatureStatsInput extends RunRef {
   encodeBatchRows?: number;
   /** Top activating tokens kept per feature. Default 20. */
   topK?: number;
+  /** onnxruntime execution provider of the dictionary's encoder in summarise activities: 'cpu' (default), 'cuda', … */
+  executionProvider?: string;
   /**
    * Examples shown per activation interval, and kept per feature for each of the interval
    * reservoir's 44 buckets (1–255). Default 4. Most of a summary's memory: about 6.6 KB per
@@ -57,7 +59,7 @@ export interface FeatureStatsInput extends RunRef {
 /** What a user may set: a run config's `stats` section (checked by core/stats/stats-settings-schema.ts). */
 export type StatsSettings = Pick<
   FeatureStatsInput,
-  'partsPerGroup' | 'concurrency' | 'fanIn' | 'encodeBatchRows' | 'topK' | 'intervalExamples' | 'shardsPerWindowTask' | 'featuresPerRowGroup' | 'featureBrowser' | 'maxAttempts' | 'heartbeatTimeoutSeconds'
+  'partsPerGroup' | 'concurrency' | 'fanIn' | 'encodeBatchRows' | 'executionProvider' | 'topK' | 'intervalExamples' | 'shardsPerWindowTask' | 'featuresPerRowGroup' | 'featureBrowser' | 'maxAttempts' | 'heartbeatTimeoutSeconds'
 >;
 
 /**
@@ -107,6 +109,7 @@ export interface SummariseTask extends RunRef {
   /** The plan's groupsPerPage, to find the group's page. */
   groupsPerPage: number;
   encodeBatchRows?: number;
+  executionProvider?: string;
   topK?: number;
   intervalExamples?: number;
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, isS3Uri, parseRunConfig, parseS3Uri, type RunConfig } from '../config/run-config.js';
 import { listCorpusShards } from '../corpus/shard-source.js';
-import { checkProvider, normalizeProvider, providerAvailability } from '../model/execution-provider.js';
+import { checkProviderForWorkers } from '../model/execution-provider.js';
 import { resolveHooks } from '../model/onnx-graph.js';
 import type { Logger } from '../logging.js';
 import { resolveArtifact } from '../storage/artifact-cache.js';
@@ -44,7 +44,9 @@ export async function prepareRun(configFile: string, store: ObjectStore, cacheDi
 
   const model = await resolveArtifact(config.model.path, 'model', store, cacheDir, config.model.sha256).catch(asConfigError('model.path'));
   resolveHooks(new Uint8Array(await readFile(model.path)), config.hooks);
-  checkProviderHere(config.model.executionProvider, log);
+  checkProviderForWorkers(config.model.executionProvider, 'model.executionProvider', log);
+  if (config.train) checkProviderForWorkers(config.train.executionProvider, 'train.executionProvider', log);
+  if (config.stats?.executionProvider) checkProviderForWorkers(config.stats.executionProvider, 'stats.executionProvider', log);
 
   const tokenizerFile = await resolveArtifact(config.tokenizer.path, 'tokenizer', store, cacheDir, config.tokenizer.sha256).catch(asConfigError('tokenizer.path'));
   const tokenizer = await loadTokenizer(tokenizerFile.path).catch(asConfigError('tokenizer.path'));
@@ -56,20 +58,6 @@ export async function prepareRun(configFile: string, store: ObjectStore, cacheDi
   config.model.sha256 = model.sha256;
   config.tokenizer.sha256 = tokenizerFile.sha256;
   return { config, shardCount: shards.length };
-}
-
-/**
- * A provider this build of onnxruntime-node does not know is an error. One it knows but whose
- * library is missing here is only a warning: harvest workers may run on other (GPU) machines.
- */
-function checkProviderHere(requested: string, log: Logger): void {
-  try {
-    checkProvider(requested);
-  } catch (err) {
-    const known = providerAvailability().some((p) => p.name === normalizeProvider(requested));
-    if (!known) throw new ConfigError(`model.executionProvider: ${(err as Error).message}`);
-    log.warn('execution provider not usable on this machine; harvest workers must have it', { provider: requested });
-  }
 }
 
 const asConfigError = (field: string) => (err: Error): never => {

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type { EncoderFromThread, EncoderToThread, EncoderWorkerOptions } from './encoder-worker.js';
+import { checkProvider } from '../model/execution-provider.js';
 import { SpareBuffers } from '../model/spare-buffers.js';
 
 const port = parentPort!;
@@ -78,6 +79,8 @@ port.on('message', (msg: EncoderToThread) => {
 let queue: Promise<void> = (async () => {
   try {
     session = await ort.InferenceSession.create(options.model, {
+      // ExecutionProviderError (by name, so the activity fails for good) when it cannot load here.
+      executionProviders: [checkProvider(options.executionProvider ?? 'cpu')],
       graphOptimizationLevel: 'all',
       // 0 (the default, see defaultEncoderThreads): onnxruntime's choice, one thread per core.
       ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
@@ -85,5 +88,8 @@ let queue: Promise<void> = (async () => {
     post({ type: 'ready' });
   } catch (e) {
     post({ type: 'open-error', error: errorOf(e) });
+    // Nothing more to do: closing the port lets the thread exit (it would otherwise live on, idle,
+    // in the worker process that asked for it).
+    port.close();
   }
 })();

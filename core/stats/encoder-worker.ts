@@ -11,6 +11,8 @@ export interface EncoderWorkerOptions {
   inputName: string;
   outputName: string;
   intraOpThreads?: number;
+  /** onnxruntime execution provider: 'cpu' (default), 'cuda', … (checked when the session opens). */
+  executionProvider?: string;
 }
 
 export type EncoderToThread =

@@ -21,6 +21,8 @@ export const statsSettingsSchema = z
     encodeBatchRows: posInt.max(1 << 20).optional(),
     /** Top activating tokens kept per feature. Default 20. */
     topK: posInt.max(0xffff).optional(),
+    /** onnxruntime execution provider of the dictionary's encoder: 'cpu' (default), 'cuda', … */
+    executionProvider: z.string().min(1).optional(),
     /** Examples per activation interval (kept per feature for each of the 44 reservoir buckets). Default 4. */
     intervalExamples: posInt.max(0xff).optional(),
     /** Shards one example-window task re-reads. Default 32. */
