@@ -105,6 +105,9 @@ test('overview, search, sort and a feature page in a real browser', { skip, time
   const dead = data.features.filter((f) => f.firingCount === 0).length;
   assert.ok(dead > 10, 'the fixture has dead features');
   assert.equal(Number(await page.getAttribute('[data-testid=dead-count]', 'data-value')), dead);
+  const dense = data.features.filter((f) => f.density > 0.01).length;
+  assert.equal(Number(await page.getAttribute('[data-testid=dense-count]', 'data-value')), dense);
+  assert.match((await page.textContent('[data-testid=dense-count]'))!, new RegExp(`^${dense.toLocaleString('en-US')} features fire on more than 1% of tokens`));
   const bars = await page.locator('[data-testid=density-histogram] rect.bar').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('data-count'))));
   assert.ok(bars.length >= 50, `${bars.length} density bins`);
   assert.equal(bars.reduce((a, b) => a + b, 0), data.features.length - dead, 'every live feature in one bar');

@@ -115,6 +115,7 @@ test('log10-density histogram: dead features apart, every live feature in one bi
   const d = [0, 0, 1e-7, 3e-7, 1e-3, 0.02, 1, 0.95];
   const h = densityHistogram(d);
   assert.equal(h.dead, 2);
+  assert.equal(h.dense, 3); // 0.02, 1 and 0.95
   assert.equal(h.lo, -7);
   assert.equal(h.counts.length, 70);
   assert.equal(h.counts.reduce((a, b) => a + b, 0), 6);

@@ -141,9 +141,17 @@ export function downsampleSeries(points: readonly [number, number][], maxPoints 
   return out;
 }
 
+/**
+ * Density above which a feature counts as dense: the paper reads many features firing on more than
+ * 1% of tokens as a sign that λ is too low.
+ */
+export const DENSE_DENSITY = 0.01;
+
 export interface DensityHistogram {
   /** Features that never fired: log10(0) has no bin, so they are counted apart. */
   dead: number;
+  /** Features with density above DENSE_DENSITY (they are in the histogram too). */
+  dense: number;
   /** log10 of the first bin's lower edge. */
   lo: number;
   /** Bin width in decades. */
@@ -158,11 +166,13 @@ export interface DensityHistogram {
  */
 export function densityHistogram(densities: ArrayLike<number>, binsPerDecade = 10): DensityHistogram {
   let dead = 0;
+  let dense = 0;
   let minLog = 0;
   for (let i = 0; i < densities.length; i++) {
     const d = densities[i];
     if (!(d > 0)) dead++;
     else minLog = Math.min(minLog, Math.log10(d));
+    if (d > DENSE_DENSITY) dense++;
   }
   const lo = Math.floor(minLog) < 0 ? Math.floor(minLog) : -1;
   const bins = -lo * binsPerDecade;
@@ -173,5 +183,5 @@ export function densityHistogram(densities: ArrayLike<number>, binsPerDecade = 1
     const b = Math.floor((Math.log10(d) - lo) * binsPerDecade);
     counts[Math.min(Math.max(b, 0), bins - 1)]++;
   }
-  return { dead, lo, width: 1 / binsPerDecade, counts };
+  return { dead, dense, lo, width: 1 / binsPerDecade, counts };
 }

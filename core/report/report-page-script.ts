@@ -252,6 +252,8 @@ export const REPORT_PAGE_SCRIPT = String.raw`
       }),
       h('p', { 'class': 'muted', 'data-testid': 'dead-count', 'data-value': dh.dead },
         fmtInt(dh.dead) + ' features never fired (density 0) and are not in the histogram.'),
+      h('p', { 'class': 'muted', 'data-testid': 'dense-count', 'data-value': dh.dense },
+        fmtInt(dh.dense) + ' features fire on more than 1% of tokens; the paper reads many of these as a sign that λ is too low.'),
     ]);
 
     var genres;
