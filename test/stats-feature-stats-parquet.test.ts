@@ -1,10 +1,12 @@
-// The per-feature statistics file round-trips: one row per feature, equal to the summary's views.
+// The per-feature statistics file round-trips: one row per feature, equal to the summary's views,
+// in row groups that a reader decodes by feature range.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import { encodeExampleWindows } from '../core/stats/example-windows.js';
-import { encodeFeatureStats, readFeatureStats } from '../core/stats/feature-stats-parquet.js';
+import { parquetMetadata } from 'hyparquet';
+import { encodeFeatureStats, FEATURES_PER_STATS_ROW_GROUP, openFeatureStats, readFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { syntheticPart } from '../core/stats/synthetic-encoded-part.js';
 
@@ -22,6 +24,27 @@ describe('feature stats parquet', () => {
     assert.equal(file.rows.length, dSae);
     for (let i = 0; i < dSae; i++) assert.deepEqual(file.rows[i], { ...s.view(i), labelFiring: {} }, `feature ${i}`);
     assert.equal(file.rows[6].firingCount, 0);
+  });
+
+  it('a wide dictionary is written in row groups of FEATURES_PER_STATS_ROW_GROUP features and read back by range', async () => {
+    const dSae = 2 * FEATURES_PER_STATS_ROW_GROUP + 5;
+    const s = new FeatureSummary({ dSae, topK: 2, reservoirPerBucket: 1 });
+    const part = syntheticPart(4, 2, 40, dSae, 0.05, 4);
+    s.add(part.acts, part.rows);
+    const bytes = encodeFeatureStats(s);
+    const groups = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer).row_groups;
+    assert.deepEqual(groups.map((g) => Number(g.num_rows)), [FEATURES_PER_STATS_ROW_GROUP, FEATURES_PER_STATS_ROW_GROUP, 5]);
+    const reader = openFeatureStats(bytes);
+    assert.equal(reader.features, dSae);
+    assert.equal(reader.tokens, 40);
+    const view = (i: number) => ({ ...s.view(i), labelFiring: {} });
+    // A range across a group boundary, one inside the last group, one past the end, one empty.
+    const from = FEATURES_PER_STATS_ROW_GROUP - 3;
+    assert.deepEqual(await reader.rows(from, from + 6), [0, 1, 2, 3, 4, 5].map((k) => view(from + k)));
+    assert.deepEqual(await reader.rows(dSae - 2, dSae + 10), [view(dSae - 2), view(dSae - 1)]);
+    assert.deepEqual(await reader.rows(7, 7), []);
+    const whole = await readFeatureStats(bytes);
+    assert.deepEqual(whole.rows.map((r) => r.feature), Array.from({ length: dSae }, (_, i) => i));
   });
 
   it('stores each feature\'s co-firing with the corpus labels', async () => {

@@ -9,7 +9,7 @@ import { ConfigError, type RunConfig } from '../config/run-config.js';
 import { serviceSettingsFromEnv } from '../config/service-settings.js';
 import type { ExampleRef } from '../stats/example-slots.js';
 import { openExampleWindows, type ExampleWindow } from '../stats/example-windows.js';
-import { readFeatureStats } from '../stats/feature-stats-parquet.js';
+import { FEATURES_PER_STATS_ROW_GROUP, openFeatureStats, type FeatureStatsRow } from '../stats/feature-stats-parquet.js';
 import type { GenresFile } from '../stats/genre-scores.js';
 import type { LogitEffects } from '../stats/logit-effects.js';
 import { resolveArtifact } from '../storage/artifact-cache.js';
@@ -63,8 +63,9 @@ const NO_CONTEXT_NOTE =
 
 /**
  * A dictionary's report, read from the run's artifacts in S3: everything but the examples, which
- * `detail` loads for one chunk of features at a time (from the row groups of examples.parquet that
- * hold them), so a 131k-feature dictionary's windows are never in memory at once.
+ * `detail` loads for one chunk of features at a time (from the row groups of features.parquet and
+ * examples.parquet that hold them), so a 131k-feature dictionary's examples and windows are never
+ * decoded at once.
  */
 export interface LoadedReport {
   /** Features in order, without examples (`topTokens` set for the list). */
@@ -93,7 +94,8 @@ export async function loadReport(store: ObjectStore, layout: RunLayout, training
   if (!(await store.head(bucket, keys.features, signal))) {
     throw new ConfigError(`the statistics of dictionary ${trainingId} are incomplete: no ${uri(keys.features)}; rerun \`thresher stats start ${runId} ${trainingId}\``);
   }
-  const stats = await readFeatureStats(await store.getBytes(bucket, keys.features, signal));
+  // Read by row group below, so a wide dictionary's examples are never all decoded at once.
+  const stats = openFeatureStats(await store.getBytes(bucket, keys.features, signal));
   beat();
   const examples = (await store.head(bucket, keys.examples, signal))
     ? openExampleWindows(await store.getBytes(bucket, keys.examples, signal))
@@ -105,10 +107,15 @@ export async function loadReport(store: ObjectStore, layout: RunLayout, training
   const records = await readMetricRecords(store, layout, trainingId, signal);
   beat();
 
-  const rows = [...stats.rows].sort((a, b) => a.feature - b.feature);
-  if (rows.length !== dictionary.dSae || rows.some((r, i) => r.feature !== i)) {
-    throw new ConfigError(`${uri(keys.features)} has ${rows.length} rows that are not features 0…${dictionary.dSae - 1} of dictionary ${trainingId}`);
-  }
+  const notFeatures = () =>
+    new ConfigError(`${uri(keys.features)} has ${stats.features} rows that are not features 0…${dictionary.dSae - 1} of dictionary ${trainingId}`);
+  if (stats.features !== dictionary.dSae) throw notFeatures();
+  /** features.parquet's rows of features [start, end), checked to be exactly those features. */
+  const rowsOf = async (start: number, end: number): Promise<FeatureStatsRow[]> => {
+    const rows = await stats.rows(start, end);
+    if (rows.length !== end - start || rows.some((r, k) => r.feature !== start + k)) throw notFeatures();
+    return rows;
+  };
 
   // Token texts (the list's top tokens, logit tokens, examples without windows) come from the run's
   // tokenizer, loaded once something needs it.
@@ -136,32 +143,34 @@ export async function loadReport(store: ObjectStore, layout: RunLayout, training
 
   const logits = new Map(logitFile.available ? logitFile.features.map((f) => [f.feature, f]) : []);
   const features: ReportFeature[] = [];
-  for (const row of rows) {
-    const l = logits.get(row.feature);
-    let logit: FeatureLogits | null = null;
-    if (l) {
-      const text = await decoder();
-      const token = (t: { token: number; effect: number }) => ({ token: t.token, text: text(t.token), effect: t.effect });
-      logit = { topPositive: l.topPositive.map(token), topNegative: l.topNegative.map(token), histogram: l.histogram };
-    }
-    // The list shows the texts of the strongest examples' own tokens: what a window's centre shows.
-    const topTokens: string[] = [];
-    if (row.top.length) {
-      const text = await decoder();
-      for (const r of row.top) {
-        const t = text(r.token);
-        if (!topTokens.includes(t)) topTokens.push(t);
-        if (topTokens.length === LIST_TOKENS) break;
+  for (let start = 0; start < dictionary.dSae; start += FEATURES_PER_STATS_ROW_GROUP) {
+    for (const row of await rowsOf(start, Math.min(dictionary.dSae, start + FEATURES_PER_STATS_ROW_GROUP))) {
+      const l = logits.get(row.feature);
+      let logit: FeatureLogits | null = null;
+      if (l) {
+        const text = await decoder();
+        const token = (t: { token: number; effect: number }) => ({ token: t.token, text: text(t.token), effect: t.effect });
+        logit = { topPositive: l.topPositive.map(token), topNegative: l.topNegative.map(token), histogram: l.histogram };
       }
-    }
-    features.push({
-      feature: row.feature, firingCount: row.firingCount, density: row.density, meanAct: row.meanAct, maxAct: row.maxAct,
-      histogram: row.histogram, top: [], intervals: row.intervals.map((iv) => ({ lo: iv.lo, hi: iv.hi, examples: [] })),
-      logit, labelFiring: row.labelFiring, topTokens,
-    });
-    if (features.length % 1024 === 0) {
-      signal?.throwIfAborted();
-      beat();
+      // The list shows the texts of the strongest examples' own tokens: what a window's centre shows.
+      const topTokens: string[] = [];
+      if (row.top.length) {
+        const text = await decoder();
+        for (const r of row.top) {
+          const t = text(r.token);
+          if (!topTokens.includes(t)) topTokens.push(t);
+          if (topTokens.length === LIST_TOKENS) break;
+        }
+      }
+      features.push({
+        feature: row.feature, firingCount: row.firingCount, density: row.density, meanAct: row.meanAct, maxAct: row.maxAct,
+        histogram: row.histogram, top: [], intervals: row.intervals.map((iv) => ({ lo: iv.lo, hi: iv.hi, examples: [] })),
+        logit, labelFiring: row.labelFiring, topTokens,
+      });
+      if (features.length % 1024 === 0) {
+        signal?.throwIfAborted();
+        beat();
+      }
     }
   }
 
@@ -195,7 +204,7 @@ export async function loadReport(store: ObjectStore, layout: RunLayout, training
       return refs.map((r) => refExample(r, text(r.token)));
     };
     const out: ReportFeature[] = [];
-    for (const row of rows.slice(start, end)) {
+    for (const row of await rowsOf(start, end)) {
       const w = windows.get(row.feature);
       const top = w?.top.length ? w.top.map(windowExample) : await fromRefs(row.top);
       const intervals = [];
