@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ConfigError, parseConfig } from '../core/config/run-config.js';
-import { checkProviderForWorkers } from '../core/model/execution-provider.js';
+import { checkProviderForWorkers } from '../core/config/provider-check.js';
 import { statsSettingsSchema } from '../core/stats/stats-settings-schema.js';
 import type { Logger } from '../core/logging.js';
 import { RunLayout } from '../core/storage/run-layout.js';

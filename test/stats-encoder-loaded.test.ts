@@ -14,7 +14,8 @@ import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
 import { encodeSummary } from '../core/stats/summary-codec.js';
 import { ConfigError } from '../core/config/run-config.js';
-import { checkProviderForWorkers, providerAvailability } from '../core/model/execution-provider.js';
+import { checkProviderForWorkers } from '../core/config/provider-check.js';
+import { providerAvailability } from '../core/model/execution-provider.js';
 import { quietLog } from './test-support.js';
 
 const D_IN = 8;

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { checkProviderForWorkers } from '../config/provider-check.js';
 import { ConfigError, isS3Uri, parseRunConfig, parseS3Uri, type RunConfig } from '../config/run-config.js';
 import { listCorpusShards } from '../corpus/shard-source.js';
-import { checkProviderForWorkers } from '../model/execution-provider.js';
 import { resolveHooks } from '../model/onnx-graph.js';
 import type { Logger } from '../logging.js';
 import { resolveArtifact } from '../storage/artifact-cache.js';

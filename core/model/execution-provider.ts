@@ -9,8 +9,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { listSupportedBackends } from 'onnxruntime-node';
-import { ConfigError } from '../config/run-config.js';
-import type { Logger } from '../logging.js';
 import { ExecutionProviderError } from './inference-protocol.js';
 
 export interface ProviderAvailability {
@@ -68,20 +66,4 @@ export function checkProvider(requested: string): string {
     );
   }
   return name;
-}
-
-/**
- * The up-front check of a provider named in a config, on the machine that starts the work: a name
- * this build of onnxruntime-node does not know is a ConfigError naming `field`; one it knows but
- * whose library is missing here is only a warning, since the workers that use it may run on other
- * (GPU) machines.
- */
-export function checkProviderForWorkers(requested: string, field: string, log: Logger): void {
-  try {
-    checkProvider(requested);
-  } catch (err) {
-    const known = providerAvailability().some((p) => p.name === normalizeProvider(requested));
-    if (!known) throw new ConfigError(`${field}: ${(err as Error).message}`);
-    log.warn('execution provider not usable on this machine; the workers that use it must have it', { field, provider: requested });
-  }
 }
