@@ -110,8 +110,10 @@ export async function loadReport(store: ObjectStore, layout: RunLayout, training
   const notFeatures = () =>
     new ConfigError(`${uri(keys.features)} has ${stats.features} rows that are not features 0…${dictionary.dSae - 1} of dictionary ${trainingId}`);
   if (stats.features !== dictionary.dSae) throw notFeatures();
-  /** features.parquet's rows of features [start, end), checked to be exactly those features. */
+  /** features.parquet's rows of features [start, end) (end capped at d_sae), checked to be exactly those features. */
   const rowsOf = async (start: number, end: number): Promise<FeatureStatsRow[]> => {
+    end = Math.min(end, dictionary.dSae);
+    if (end <= start) return [];
     const rows = await stats.rows(start, end);
     if (rows.length !== end - start || rows.some((r, k) => r.feature !== start + k)) throw notFeatures();
     return rows;
