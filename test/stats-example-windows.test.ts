@@ -170,7 +170,7 @@ describe('ExampleWindowsWriter', () => {
     assert.throws(() => writer.writeRowGroup([window(2, 'top', 0)]), /feature order: feature 2 after 9/);
 
     // By feature range: only the windows of [from, to), in file order.
-    const reader = openExampleWindows(bytes);
+    const reader = await openExampleWindows(bytes);
     assert.equal(reader.radius, 4);
     assert.deepEqual((await reader.windowsOf(1, 6)).map((w) => [w.feature, w.group]), [[3, 0], [5, 0], [5, 1]]);
     assert.deepEqual(await reader.windowsOf(6, 9), []);

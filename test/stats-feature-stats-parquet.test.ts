@@ -34,7 +34,7 @@ describe('feature stats parquet', () => {
     const bytes = encodeFeatureStats(s);
     const groups = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer).row_groups;
     assert.deepEqual(groups.map((g) => Number(g.num_rows)), [FEATURES_PER_STATS_ROW_GROUP, FEATURES_PER_STATS_ROW_GROUP, 5]);
-    const reader = openFeatureStats(bytes);
+    const reader = await openFeatureStats(bytes);
     assert.equal(reader.features, dSae);
     assert.equal(reader.tokens, 40);
     const view = (i: number) => ({ ...s.view(i), labelFiring: {} });

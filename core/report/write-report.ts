@@ -6,6 +6,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, type RunConfig } from '../config/run-config.js';
+import { objectSource } from '../parquet/parquet-source.js';
 import { serviceSettingsFromEnv } from '../config/service-settings.js';
 import type { ExampleRef } from '../stats/example-slots.js';
 import { openExampleWindows, type ExampleWindow } from '../stats/example-windows.js';
@@ -91,15 +92,16 @@ export async function loadReport(store: ObjectStore, layout: RunLayout, training
   if (!config) throw new ConfigError(`run ${runId} has no config: no ${uri(layout.configKey)}`);
   const summary = await store.getJsonIfExists<HarvestResult>(bucket, layout.summaryKey, signal);
   if (!summary) throw new ConfigError(`run ${runId} has not finished: no ${uri(layout.summaryKey)}`);
-  if (!(await store.head(bucket, keys.features, signal))) {
+  const featuresHead = await store.head(bucket, keys.features, signal);
+  if (!featuresHead) {
     throw new ConfigError(`the statistics of dictionary ${trainingId} are incomplete: no ${uri(keys.features)}; rerun \`thresher stats start ${runId} ${trainingId}\``);
   }
-  // Read by row group below, so a wide dictionary's examples are never all decoded at once.
-  const stats = openFeatureStats(await store.getBytes(bucket, keys.features, signal));
+  // Both files are read from S3 by row group, by byte range, below: a wide dictionary's files are
+  // never held whole, nor all their examples decoded at once.
+  const stats = await openFeatureStats(objectSource(store, bucket, keys.features, featuresHead.size, signal));
   beat();
-  const examples = (await store.head(bucket, keys.examples, signal))
-    ? openExampleWindows(await store.getBytes(bucket, keys.examples, signal))
-    : undefined;
+  const examplesHead = await store.head(bucket, keys.examples, signal);
+  const examples = examplesHead ? await openExampleWindows(objectSource(store, bucket, keys.examples, examplesHead.size, signal)) : undefined;
   beat();
   const logitFile = (await store.getJsonIfExists<LogitEffectsFile>(bucket, keys.logitEffects, signal))
     ?? { available: false, note: `not available: no ${uri(keys.logitEffects)}` };

@@ -4,8 +4,9 @@
 //
 // Stored as stats/<trainingId>/examples.parquet, one row per (feature, example), so notebooks can
 // read it without Thresher. Windows are ragged and only read whole: JSON strings.
-import { parquetMetadata, parquetReadObjects, type KeyValue } from 'hyparquet';
+import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type KeyValue } from 'hyparquet';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
+import { bytesSource } from '../parquet/parquet-source.js';
 
 export const EXAMPLE_WINDOWS_FORMAT = 'example-windows/v1';
 /** Features per row group of examples.parquet as the statistics stage gathers it (~64 windows each). */
@@ -129,7 +130,7 @@ export function encodeExampleWindows(file: ExampleWindowsFile, kvMetadata: Recor
 }
 
 export async function readExampleWindows(bytes: Uint8Array): Promise<ExampleWindowsFile> {
-  const reader = openExampleWindows(bytes);
+  const reader = await openExampleWindows(bytes);
   return { radius: reader.radius, rows: await reader.windowsOf(0, Infinity) };
 }
 
@@ -145,12 +146,9 @@ export interface ExampleWindowsReader {
  * needs; a file without them is read whole. The last group decoded is kept, so reading ranges in
  * ascending order decodes each group once.
  */
-export function openExampleWindows(bytes: Uint8Array): ExampleWindowsReader {
-  const file = {
-    byteLength: bytes.byteLength,
-    slice: (start: number, end = bytes.byteLength) => bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer,
-  };
-  const metadata = parquetMetadata(file.slice(0));
+export async function openExampleWindows(source: Uint8Array | AsyncBuffer): Promise<ExampleWindowsReader> {
+  const file = source instanceof Uint8Array ? bytesSource(source) : source;
+  const metadata = await parquetMetadataAsync(file);
   const kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value ?? '']));
   if (kv.get(META.format) !== EXAMPLE_WINDOWS_FORMAT) {
     throw new Error(`not an example-windows file: ${META.format} is ${JSON.stringify(kv.get(META.format))}, expected ${EXAMPLE_WINDOWS_FORMAT}`);

@@ -4,8 +4,9 @@
 // columns hist_00, hist_01, … so any tool can read them without list support (list columns are
 // also far slower in every Parquet library we measured); the bins' lower edges are in the footer.
 // Example references are JSON strings: they are small, ragged and only ever read whole.
-import { parquetMetadata, parquetReadObjects, type KeyValue } from 'hyparquet';
+import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type KeyValue } from 'hyparquet';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
+import { bytesSource } from '../parquet/parquet-source.js';
 import type { ExampleRef, FeatureSummary, FeatureView, IntervalExamples } from './feature-summary.js';
 
 export const FEATURE_STATS_FORMAT = 'feature-stats/v1';
@@ -123,12 +124,10 @@ export interface FeatureStatsReader {
   rows(from: number, to: number): Promise<FeatureStatsRow[]>;
 }
 
-export function openFeatureStats(bytes: Uint8Array): FeatureStatsReader {
-  const file = {
-    byteLength: bytes.byteLength,
-    slice: (start: number, end = bytes.byteLength) => bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer,
-  };
-  const metadata = parquetMetadata(file.slice(0));
+/** Opens features.parquet from memory or from S3 by range (parquet-source.ts): reads the footer only. */
+export async function openFeatureStats(source: Uint8Array | AsyncBuffer): Promise<FeatureStatsReader> {
+  const file = source instanceof Uint8Array ? bytesSource(source) : source;
+  const metadata = await parquetMetadataAsync(file);
   const kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value ?? '']));
   if (kv.get(META.format) !== FEATURE_STATS_FORMAT) {
     throw new Error(`not a feature-stats file: ${META.format} is ${JSON.stringify(kv.get(META.format))}, expected ${FEATURE_STATS_FORMAT}`);
@@ -178,6 +177,6 @@ export function openFeatureStats(bytes: Uint8Array): FeatureStatsReader {
 
 /** Reads a whole feature-stats file back (tests, small dictionaries). */
 export async function readFeatureStats(bytes: Uint8Array): Promise<FeatureStatsFile> {
-  const reader = openFeatureStats(bytes);
+  const reader = await openFeatureStats(bytes);
   return { tokens: reader.tokens, binLowerEdges: reader.binLowerEdges, rows: await reader.rows(0, reader.features) };
 }

@@ -95,6 +95,19 @@ export class ObjectStore {
     return out.Body!.transformToByteArray();
   }
 
+  /** Bytes [start, end) of an object (an HTTP range request). */
+  async getRange(bucket: string, key: string, start: number, end: number, signal?: AbortSignal): Promise<Uint8Array> {
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end)) {
+      throw new RangeError(`byte range [${start}, ${end}) of s3://${bucket}/${key} is not a non-empty range of whole bytes`);
+    }
+    const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` }), { abortSignal: signal });
+    const bytes = await out.Body!.transformToByteArray();
+    if (bytes.byteLength !== end - start) {
+      throw new Error(`byte range [${start}, ${end}) of s3://${bucket}/${key} returned ${bytes.byteLength} bytes`);
+    }
+    return bytes;
+  }
+
   async getJson<T>(bucket: string, key: string, signal?: AbortSignal): Promise<T> {
     return JSON.parse(new TextDecoder().decode(await this.getBytes(bucket, key, signal))) as T;
   }
