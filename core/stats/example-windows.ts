@@ -4,9 +4,9 @@
 //
 // Stored as stats/<trainingId>/examples.parquet, one row per (feature, example), so notebooks can
 // read it without Thresher. Windows are ragged and only read whole: JSON strings.
-import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type KeyValue } from 'hyparquet';
+import type { AsyncBuffer, KeyValue } from 'hyparquet';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
-import { bytesSource } from '../parquet/parquet-source.js';
+import { openRowGroupFile } from '../parquet/parquet-source.js';
 
 export const EXAMPLE_WINDOWS_FORMAT = 'example-windows/v1';
 /** Features per row group of examples.parquet as the statistics stage gathers it (~64 windows each). */
@@ -147,37 +147,22 @@ export interface ExampleWindowsReader {
  * ascending order decodes each group once.
  */
 export async function openExampleWindows(source: Uint8Array | AsyncBuffer): Promise<ExampleWindowsReader> {
-  const file = source instanceof Uint8Array ? bytesSource(source) : source;
-  const metadata = await parquetMetadataAsync(file);
-  const kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value ?? '']));
-  if (kv.get(META.format) !== EXAMPLE_WINDOWS_FORMAT) {
-    throw new Error(`not an example-windows file: ${META.format} is ${JSON.stringify(kv.get(META.format))}, expected ${EXAMPLE_WINDOWS_FORMAT}`);
-  }
-  const featureColumn = metadata.schema.slice(1).findIndex((e) => e.name === 'feature');
-  let rowStart = 0;
-  const groups = metadata.row_groups.map((g) => {
-    const stats = g.columns[featureColumn]?.meta_data?.statistics;
-    const min = typeof stats?.min_value === 'number' ? stats.min_value : -Infinity;
-    const max = typeof stats?.max_value === 'number' ? stats.max_value : Infinity;
-    const group = { rowStart, rowEnd: rowStart + Number(g.num_rows), min, max };
-    rowStart = group.rowEnd;
-    return group;
+  const file = await openRowGroupFile(source, META.format, EXAMPLE_WINDOWS_FORMAT, 'an example-windows file', () => windowOf);
+  const featureColumn = file.metadata.schema.slice(1).findIndex((e) => e.name === 'feature');
+  const ranges = file.groups.map(({ group }) => {
+    const stats = group.columns[featureColumn]?.meta_data?.statistics;
+    return {
+      min: typeof stats?.min_value === 'number' ? stats.min_value : -Infinity,
+      max: typeof stats?.max_value === 'number' ? stats.max_value : Infinity,
+    };
   });
-  let cached: { index: number; rows: ExampleWindow[] } | undefined;
-  const groupRows = async (index: number): Promise<ExampleWindow[]> => {
-    if (cached?.index !== index) {
-      const { rowStart: start, rowEnd: end } = groups[index];
-      cached = { index, rows: (await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: end })).map(windowOf) };
-    }
-    return cached.rows;
-  };
   return {
-    radius: Number(kv.get(META.radius)),
+    radius: Number(file.kv.get(META.radius)),
     async windowsOf(from, to) {
       const out: ExampleWindow[] = [];
-      for (const [index, g] of groups.entries()) {
-        if (g.max < from || g.min >= to || g.rowEnd === g.rowStart) continue;
-        for (const w of await groupRows(index)) if (w.feature >= from && w.feature < to) out.push(w);
+      for (const [index, g] of file.groups.entries()) {
+        if (ranges[index].max < from || ranges[index].min >= to || g.rowEnd === g.rowStart) continue;
+        for (const w of await file.read(index)) if (w.feature >= from && w.feature < to) out.push(w);
       }
       return out;
     },

@@ -4,9 +4,9 @@
 // columns hist_00, hist_01, … so any tool can read them without list support (list columns are
 // also far slower in every Parquet library we measured); the bins' lower edges are in the footer.
 // Example references are JSON strings: they are small, ragged and only ever read whole.
-import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type KeyValue } from 'hyparquet';
+import type { AsyncBuffer, KeyValue } from 'hyparquet';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement } from 'hyparquet-writer';
-import { bytesSource } from '../parquet/parquet-source.js';
+import { openRowGroupFile } from '../parquet/parquet-source.js';
 import type { ExampleRef, FeatureSummary, FeatureView, IntervalExamples } from './feature-summary.js';
 
 export const FEATURE_STATS_FORMAT = 'feature-stats/v1';
@@ -126,15 +126,27 @@ export interface FeatureStatsReader {
 
 /** Opens features.parquet from memory or from S3 by range (parquet-source.ts): reads the footer only. */
 export async function openFeatureStats(source: Uint8Array | AsyncBuffer): Promise<FeatureStatsReader> {
-  const file = source instanceof Uint8Array ? bytesSource(source) : source;
-  const metadata = await parquetMetadataAsync(file);
-  const kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value ?? '']));
-  if (kv.get(META.format) !== FEATURE_STATS_FORMAT) {
-    throw new Error(`not a feature-stats file: ${META.format} is ${JSON.stringify(kv.get(META.format))}, expected ${FEATURE_STATS_FORMAT}`);
-  }
-  const binLowerEdges = JSON.parse(kv.get(META.binLowerEdges) ?? '[]') as number[];
-  const histNames = binLowerEdges.map((_, b) => histColumn(b, binLowerEdges.length));
-  const rowOf = (o: Record<string, unknown>): FeatureStatsRow => ({
+  const file = await openRowGroupFile(source, META.format, FEATURE_STATS_FORMAT, 'a feature-stats file', featureRowDecoder);
+  return {
+    tokens: Number(file.kv.get(META.tokens)),
+    binLowerEdges: binLowerEdgesOf(file.kv),
+    features: file.rows,
+    async rows(from, to) {
+      const out: FeatureStatsRow[] = [];
+      for (const [index, g] of file.groups.entries()) {
+        if (g.rowEnd <= from || g.rowStart >= to) continue;
+        const rows = await file.read(index);
+        out.push(...rows.slice(Math.max(0, from - g.rowStart), Math.min(rows.length, to - g.rowStart)));
+      }
+      return out;
+    },
+  };
+}
+
+/** Decodes a features.parquet row; its histogram columns are named from the footer's bin edges. */
+function featureRowDecoder(kv: Map<string, string>): (o: Record<string, unknown>) => FeatureStatsRow {
+  const histNames = binLowerEdgesOf(kv).map((_, b, edges) => histColumn(b, edges.length));
+  return (o) => ({
     feature: Number(o.feature),
     firingCount: Number(o.firing_count),
     density: Number(o.density),
@@ -145,34 +157,10 @@ export async function openFeatureStats(source: Uint8Array | AsyncBuffer): Promis
     intervals: JSON.parse(String(o.interval_examples)) as IntervalExamples[],
     labelFiring: o.label_firing === undefined ? null : JSON.parse(String(o.label_firing)) as Record<string, number>,
   });
-  let rowStart = 0;
-  const groups = metadata.row_groups.map((g) => {
-    const group = { rowStart, rowEnd: rowStart + Number(g.num_rows) };
-    rowStart = group.rowEnd;
-    return group;
-  });
-  let cached: { index: number; rows: FeatureStatsRow[] } | undefined;
-  const groupRows = async (index: number): Promise<FeatureStatsRow[]> => {
-    if (cached?.index !== index) {
-      const { rowStart: start, rowEnd: end } = groups[index];
-      cached = { index, rows: (await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: end })).map(rowOf) };
-    }
-    return cached.rows;
-  };
-  return {
-    tokens: Number(kv.get(META.tokens)),
-    binLowerEdges,
-    features: rowStart,
-    async rows(from, to) {
-      const out: FeatureStatsRow[] = [];
-      for (const [index, g] of groups.entries()) {
-        if (g.rowEnd <= from || g.rowStart >= to) continue;
-        const rows = await groupRows(index);
-        out.push(...rows.slice(Math.max(0, from - g.rowStart), Math.min(rows.length, to - g.rowStart)));
-      }
-      return out;
-    },
-  };
+}
+
+function binLowerEdgesOf(kv: Map<string, string>): number[] {
+  return JSON.parse(kv.get(META.binLowerEdges) ?? '[]') as number[];
 }
 
 /** Reads a whole feature-stats file back (tests, small dictionaries). */
