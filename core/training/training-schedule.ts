@@ -31,7 +31,7 @@ export function scheduledL1(l1: number, done: number, s: TrainingSchedule): numb
   return done < s.l1WarmupSteps ? (l1 * (done + 1)) / s.l1WarmupSteps : l1;
 }
 
-/** Why a schedule does not fit a training of `steps` steps, or undefined when it does. */
+/** Why a schedule does not fit a training of `steps` steps: one entry per problem, none when it fits. */
 export function scheduleProblems(s: TrainingSchedule, steps: number, arch: 'l1' | 'topk'): { field: keyof TrainingSchedule; message: string }[] {
   const problems: { field: keyof TrainingSchedule; message: string }[] = [];
   if (s.lrWarmupSteps + s.lrDecaySteps > steps) {
