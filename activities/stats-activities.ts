@@ -8,7 +8,7 @@ import { ConfigError, parseS3Uri } from '../core/config/run-config.js';
 import { loadRunConfig } from '../core/harvest/run-plan.js';
 import type { StatsRecorder } from '../core/metrics/stats-metrics.js';
 import { decodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
-import { openEncoderWorker } from '../core/stats/encoder-worker.js';
+import { openSummariserPool } from '../core/stats/summariser-pool.js';
 import { encodeFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { genreScores, type GenresFile } from '../core/stats/genre-scores.js';
@@ -71,8 +71,8 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
 
     /**
      * Encodes every row of the group's parts (keys from the plan page) with the dictionary's encoder
-     * (in a worker thread, while the next part downloads) and stores their FeatureSummary under a
-     * key fixed by the group index.
+     * and summarises them, in summariser lanes (worker threads, while the next part downloads), and
+     * stores the lanes' merged FeatureSummary under a key fixed by the group index.
      */
     async summarisePart(task: SummariseTask): Promise<SummaryRef> {
       const progress: StatsHeartbeat = { partsDone: 0, rowsDone: 0 };
@@ -81,18 +81,23 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
         const cfg = await loadDictionaryCfg(store, layout, task.trainingId, signal);
         const partKeys = await readGroupPartKeys(store, layout, task.trainingId, task.index, task.groupsPerPage, signal);
         const model = await store.getBytes(layout.bucket, layout.dictionaryEncoderKey(task.trainingId), signal);
-        const summary = new FeatureSummary({
-          dSae: cfg.d_sae,
-          ...(task.topK !== undefined && { topK: task.topK }),
-          ...(task.intervalExamples !== undefined && { reservoirPerBucket: task.intervalExamples }),
+        const pool = await openSummariserPool({
+          model, dIn: cfg.d_in,
+          summary: {
+            dSae: cfg.d_sae,
+            ...(task.topK !== undefined && { topK: task.topK }),
+            ...(task.intervalExamples !== undefined && { reservoirPerBucket: task.intervalExamples }),
+          },
+          ...(task.summariseThreads !== undefined && { lanes: task.summariseThreads }),
+          ...(task.executionProvider !== undefined && { executionProvider: task.executionProvider }),
         });
-        const encoder = await openEncoderWorker({ model, dIn: cfg.d_in, ...(task.executionProvider !== undefined && { executionProvider: task.executionProvider }) });
+        let summary: FeatureSummary;
         try {
-          // Pipelined: the encoder thread computes the next batch while this thread adds the current one.
+          // Lanes (worker threads) encode and summarise batches while this thread reads the next part.
           await summariseParts({
             partKeys,
             fetchPart: (key, sig) => store.getBytes(layout.bucket, key, sig),
-            encoder, summary, dIn: cfg.d_in, signal,
+            summariser: pool, dIn: cfg.d_in, dSae: cfg.d_sae, signal,
             ...(task.encodeBatchRows !== undefined && { batchRows: Math.max(1, Math.floor(task.encodeBatchRows)) }),
             ...(metrics && { metrics: metrics.summarise(task.runId, task.trainingId) }),
             onBatch: (e) => void (progress.rowsDone += e.rows),
@@ -101,8 +106,9 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
               beat();
             },
           });
+          summary = await pool.finish();
         } finally {
-          await encoder.close();
+          await pool.close();
         }
         const key = layout.statsPartialKey(task.trainingId, 0, task.index);
         await store.put(layout.bucket, key, encodeSummary(summary), { contentType: 'application/octet-stream', signal });

@@ -1,20 +1,23 @@
 // Statistics throughput against encode-only ORT throughput, side by side in one run on the same
 // activation parts (the machine is noisy: compare the ratio, not the absolute numbers).
 //
-//   npm run bench:stats  [-- --d-in 512 --d-sae 4096 --parts 3 --rows 16384 --l0 64 --labels 4
-//                            --batch 1024 --repeats 5 --in-flight 2 --threads N --encode-threads N]
+//   npm run bench:stats  [-- --d-in 512 --d-sae 4096 --parts 8 --rows 32768 --l0 64 --labels 4
+//                            --batch 1024 --repeats 5 --lanes N --threads N --per-lane 2]
 //
-//   (a) encode-only: the dictionary's encoder.onnx in the encoder worker thread (openEncoderWorker)
-//       over every row of the parts, pre-decoded, results discarded (their buffers handed back, as
-//       summariseParts hands them back); batches are kept queued so the session never waits on
-//       this thread. Nothing else.
-//   (b) statistics: summariseParts(), the function the summarisePart activity runs: read each part
-//       (readActivationPart on in-memory bytes) → encode → FeatureSummary.add, pipelined.
+//   (a) encode-only, lanes: the dictionary's encoder.onnx in as many encoder threads
+//       (openEncoderWorker) as the statistics side has lanes, with the same ORT threads each, batches
+//       dealt round-robin, over every row of the parts, pre-decoded; results discarded (their
+//       buffers handed back), `per-lane` batches queued per thread so no session waits. Nothing else.
+//   (a') encode-only, one session: one encoder thread with onnxruntime's default threads (one per
+//       core), two batches queued: the other way to spend the cores on encoding.
+//   (b) statistics: summariseParts() into a summariser pool, what the summarisePart activity runs:
+//       read each part (readActivationPart on in-memory bytes) → lanes encode and add → merge.
 //
-// Both sides see the same parts and the same encoder model; each round runs both (alternating
-// which goes first) after one warm-up round, and the ratio is taken per round. Target: median
-// ratio ≥ 0.8. Also printed: how busy the encoder session was (session.run time / wall time) and
-// the main thread's CPU per row, which on side (b) is reading parts plus FeatureSummary.add.
+// The ratio is (b) over the faster of (a) and (a') in the same round, so a thread layout that
+// suits the statistics but slows plain encoding cannot flatter it. Each round runs every side
+// (rotating which goes first) after one warm-up round. Target: median ratio ≥ 0.8. Also printed:
+// the main thread's CPU per row on side (b) (reading parts, cutting batches), and the lanes'
+// encode and add time per row.
 //
 // Data: deterministic synthetic activations (core/sae/synthetic-activations.ts: sparse mixes of
 // random directions) written as real activation parts (encodeActivationPart), and an L1 dictionary
@@ -25,15 +28,15 @@
 // Flags:
 //   --d-in N            activation width (default 512, the demo's MLP hook)
 //   --d-sae N           dictionary size (default 4096, the size the issue names; the demo now trains 1,024)
-//   --parts N           activation parts (default 3)
-//   --rows N            rows per part (default 16384)
+//   --parts N           activation parts (default 8: one summarise activity at the stage's default partsPerGroup)
+//   --rows N            rows per part (default 32768: about a 64 MiB part, the harvest's default size, at d_in 512 fp32)
 //   --l0 N              mean active features per token the dictionary is calibrated to (default 64)
 //   --labels N          distinct row labels, as the demo's genres (default 4; 0 for none)
 //   --batch N           rows per encoder call (default: the stage's, defaultEncodeBatchRows(d_sae): 1024 at d_sae 4096)
-//   --repeats N         timed rounds of (a) and (b) (default 5)
-//   --in-flight N       summariseParts maxInFlight (default: its default, 2; 1 is the serial loop)
-//   --threads N         ORT intra-op threads of (b)'s encoder (default: the stats stage's choice)
-//   --encode-threads N  ORT intra-op threads of (a)'s encoder (default: onnxruntime's, all cores)
+//   --repeats N         timed rounds (default 5)
+//   --lanes N           summariser lanes, and encoder threads of (a) (default: the stage's, defaultSummariserLanes)
+//   --threads N         ORT intra-op threads per lane and per thread of (a) (default: the stage's, 1 with several lanes)
+//   --per-lane N        batches outstanding per lane (default: the stage's, 2)
 //   --seed N            data and dictionary seed (default 1)
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -45,9 +48,10 @@ import { buildSaeEncoderModel, ENCODER_INPUT, ENCODER_OUTPUTS } from '../core/sa
 import { initSaeWeights } from '../core/sae/sae-init.js';
 import type { SaeWeights } from '../core/sae/sae-weights.js';
 import { syntheticActivations } from '../core/sae/synthetic-activations.js';
-import { defaultEncoderThreads, openEncoderWorker, type EncodedBatch } from '../core/stats/encoder-worker.js';
-import { FeatureSummary } from '../core/stats/feature-summary.js';
-import { DEFAULT_MAX_IN_FLIGHT, defaultEncodeBatchRows, summariseParts } from '../core/stats/summarise-parts.js';
+import { openEncoderWorker, type EncodedBatch, type EncoderWorker } from '../core/stats/encoder-worker.js';
+import type { FeatureSummary } from '../core/stats/feature-summary.js';
+import { DEFAULT_PER_LANE, defaultEncodeBatchRows, summariseParts } from '../core/stats/summarise-parts.js';
+import { defaultSummariserLanes, openSummariserPool } from '../core/stats/summariser-pool.js';
 import { fixed, int, intFlag, median, printTable, verdict } from './bench-table.js';
 
 const TARGET_RATIO = 0.8;
@@ -63,33 +67,34 @@ interface Flags {
   labels: number;
   batch: number;
   repeats: number;
-  inFlight: number;
-  threads?: number;
-  encodeThreads?: number;
+  lanes: number;
+  threads: number;
+  perLane: number;
   seed: number;
 }
 
 function readFlags(): Flags {
   const { values } = parseArgs({
-    options: Object.fromEntries(['d-in', 'd-sae', 'parts', 'rows', 'l0', 'labels', 'batch', 'repeats', 'in-flight', 'threads', 'encode-threads', 'seed']
+    options: Object.fromEntries(['d-in', 'd-sae', 'parts', 'rows', 'l0', 'labels', 'batch', 'repeats', 'lanes', 'threads', 'per-lane', 'seed']
       .map((k) => [k, { type: 'string' as const }])),
   }) as { values: Record<string, string | undefined> };
   const labels = values.labels === '0' ? 0 : intFlag(values.labels, 'labels', 4);
   if (labels > GENRES.length) throw new Error(`--labels: at most ${GENRES.length}`);
-  const optional = (k: string) => (values[k] === undefined ? undefined : intFlag(values[k], k, 1));
   const dSae = intFlag(values['d-sae'], 'd-sae', 4096);
+  const lanes = intFlag(values.lanes, 'lanes', defaultSummariserLanes({ dSae }));
   return {
     dIn: intFlag(values['d-in'], 'd-in', 512),
     dSae,
-    parts: intFlag(values.parts, 'parts', 3),
-    rows: intFlag(values.rows, 'rows', 16384),
+    parts: intFlag(values.parts, 'parts', 8),
+    rows: intFlag(values.rows, 'rows', 32768),
     l0: intFlag(values.l0, 'l0', 64),
     labels,
     batch: intFlag(values.batch, 'batch', defaultEncodeBatchRows(dSae)),
     repeats: intFlag(values.repeats, 'repeats', 5),
-    inFlight: intFlag(values['in-flight'], 'in-flight', DEFAULT_MAX_IN_FLIGHT),
-    threads: optional('threads'),
-    encodeThreads: optional('encode-threads'),
+    lanes,
+    // The pool's default: one ORT thread per lane when there are several, onnxruntime's (0) with one.
+    threads: values.threads === undefined ? (lanes > 1 ? 1 : 0) : intFlag(values.threads, 'threads', 1),
+    perLane: intFlag(values['per-lane'], 'per-lane', DEFAULT_PER_LANE),
     seed: values.seed === undefined ? 1 : Number(values.seed),
   };
 }
@@ -161,8 +166,11 @@ async function makeDictionary(f: Flags): Promise<{ weights: SaeWeights; model: U
 interface Side {
   seconds: number;
   rows: number;
+  /** Seconds the encoder sessions computed, summed over threads. */
   encodeSeconds: number;
-  /** CPU seconds of this (the main) thread: reading parts and FeatureSummary.add on side (b). */
+  /** Seconds the lanes spent in FeatureSummary.add, summed (side (b) only). */
+  addSeconds: number;
+  /** CPU seconds of this (the main) thread: reading parts and cutting batches on side (b). */
   mainCpu: number;
 }
 
@@ -177,16 +185,22 @@ function mainThreadCpuSeconds(): number {
   }
 }
 
-/** (a): every row through the encoder worker, `inFlight` batches queued, results dropped. */
-async function encodeOnly(f: Flags, model: Uint8Array, decoded: Float32Array[]): Promise<Side> {
-  const encoder = await openEncoderWorker({ model, dIn: f.dIn, ...(f.encodeThreads !== undefined && { intraOpThreads: f.encodeThreads }) });
+/**
+ * Encode-only: every row through `threads` encoder threads (batch i to thread i mod threads),
+ * `perThread` batches queued in each, results dropped (their buffers handed back, as a lane reuses
+ * its activation buffer).
+ */
+async function encodeOnly(f: Flags, model: Uint8Array, decoded: Float32Array[], threads: number, intraOpThreads: number, perThread: number): Promise<Side> {
+  const encoders: EncoderWorker[] = [];
   try {
-    const queue: Promise<EncodedBatch>[] = [];
+    for (let i = 0; i < threads; i++) encoders.push(await openEncoderWorker({ model, dIn: f.dIn, intraOpThreads }));
+    const queue: { encoder: EncoderWorker; result: Promise<EncodedBatch> }[] = [];
     let rows = 0;
     let encodeSeconds = 0;
-    // Results are dropped: their buffers go back to the encoder, as summariseParts hands them back.
+    let sent = 0;
     const take = async () => {
-      const r = await queue.shift()!;
+      const { encoder, result } = queue.shift()!;
+      const r = await result;
       encodeSeconds += r.seconds;
       encoder.recycle(r.acts);
     };
@@ -196,35 +210,46 @@ async function encodeOnly(f: Flags, model: Uint8Array, decoded: Float32Array[]):
       const n = values.length / f.dIn;
       for (let start = 0; start < n; start += f.batch) {
         const k = Math.min(f.batch, n - start);
-        if (queue.length >= f.inFlight) await take();
-        queue.push(encoder.encodeTimed(values.subarray(start * f.dIn, (start + k) * f.dIn), k));
+        if (queue.length >= perThread * threads) await take();
+        const encoder = encoders[sent++ % threads];
+        queue.push({ encoder, result: encoder.encodeTimed(values.subarray(start * f.dIn, (start + k) * f.dIn), k) });
         rows += k;
       }
     }
     while (queue.length) await take();
-    return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, mainCpu: mainThreadCpuSeconds() - cpu0 };
+    return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, addSeconds: 0, mainCpu: mainThreadCpuSeconds() - cpu0 };
   } finally {
-    await encoder.close();
+    await Promise.all(encoders.map((e) => e.close()));
   }
 }
 
-/** (b): the statistics path, from part bytes in memory. */
+/** (b): the statistics path, from part bytes in memory: lanes encode and add, then their summaries merge. */
 async function statistics(f: Flags, model: Uint8Array, parts: Map<string, Uint8Array>): Promise<Side & { summary: FeatureSummary }> {
-  const encoder = await openEncoderWorker({ model, dIn: f.dIn, ...(f.threads !== undefined && { intraOpThreads: f.threads }) });
+  const pool = await openSummariserPool({ model, dIn: f.dIn, summary: { dSae: f.dSae }, lanes: f.lanes, intraOpThreads: f.threads });
   try {
-    const summary = new FeatureSummary({ dSae: f.dSae });
     let encodeSeconds = 0;
+    let addSeconds = 0;
     const cpu0 = mainThreadCpuSeconds();
     const t0 = performance.now();
     const { rows } = await summariseParts({
       partKeys: [...parts.keys()],
       fetchPart: async (key) => parts.get(key)!,
-      encoder, summary, dIn: f.dIn, batchRows: f.batch, maxInFlight: f.inFlight,
+      summariser: {
+        lanes: pool.lanes,
+        inputBuffer: (n) => pool.inputBuffer(n),
+        summarise: (lane, x, n, provenance) => pool.summarise(lane, x, n, provenance).then((r) => {
+          addSeconds += r.addSeconds;
+          return r;
+        }),
+      },
+      dIn: f.dIn, dSae: f.dSae, batchRows: f.batch, perLane: f.perLane,
       onBatch: (e) => void (encodeSeconds += e.encodeSeconds),
     });
-    return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, mainCpu: mainThreadCpuSeconds() - cpu0, summary };
+    // The merge of the lanes' summaries is part of the stage's work: timed.
+    const summary = await pool.finish();
+    return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, addSeconds, mainCpu: mainThreadCpuSeconds() - cpu0, summary };
   } finally {
-    await encoder.close();
+    await pool.close();
   }
 }
 
@@ -232,46 +257,53 @@ async function main(): Promise<void> {
   const f = readFlags();
   const loadBefore = loadavg()[0];
   console.log(`Statistics vs encode-only: d_in ${f.dIn}, d_sae ${f.dSae}, ${f.parts} parts × ${int(f.rows)} rows, ` +
-    `batch ${int(f.batch)}, ${f.labels ? `${f.labels} labels` : 'no labels'}, in flight ${f.inFlight}, 1 warm-up + ${f.repeats} timed rounds`);
+    `batch ${int(f.batch)}, ${f.labels ? `${f.labels} labels` : 'no labels'}, 1 warm-up + ${f.repeats} timed rounds`);
   const tGen = performance.now();
   const parts = makeParts(f);
   const { model } = await makeDictionary(f);
-  // (a) gets the rows already decoded; (b) decodes the same bytes itself, as the activity does.
+  // (a) and (a') get the rows already decoded; (b) decodes the same bytes itself, as the activity does.
   const decoded = await Promise.all([...parts.values()].map(async (b) => (await readActivationPart(b)).cols.values));
   const bytes = [...parts.values()].reduce((a, b) => a + b.byteLength, 0);
-  console.log(`generated ${f.parts} parts (${fixed(bytes / 2 ** 20, 1)} MiB, read from memory by both sides: no S3) and the dictionary in ${fixed((performance.now() - tGen) / 1000, 1)} s`);
-  const stageThreads = defaultEncoderThreads() || "onnxruntime's default, one per core";
-  console.log(`ORT intra-op threads: statistics ${f.threads ?? `${stageThreads} (the stage's default)`}, encode-only ${f.encodeThreads ?? "onnxruntime's default"}; ${cpus().length} CPUs`);
+  console.log(`generated ${f.parts} parts (${fixed(bytes / 2 ** 20, 1)} MiB, read from memory by every side: no S3) and the dictionary in ${fixed((performance.now() - tGen) / 1000, 1)} s`);
+  const ortThreads = (n: number) => (n === 0 ? "onnxruntime's default (one per core)" : String(n));
+  console.log(`${cpus().length} CPUs; (b) ${f.lanes} lane(s), ORT threads per lane ${ortThreads(f.threads)}, ${f.perLane} batches per lane; ` +
+    `(a) ${f.lanes} encoder thread(s) alike; (a') one encoder thread, ${ortThreads(0)}`);
 
-  const rounds: { a: Side; b: Side; ratio: number }[] = [];
+  type Round = { a: Side; one: Side; b: Side; ratio: number };
+  const rounds: Round[] = [];
   let l0 = NaN;
   for (let i = 0; i <= f.repeats; i++) {
-    // Alternate which side goes first, so a drift in machine speed does not favour one.
-    let a: Side;
-    let b: Side & { summary: FeatureSummary };
-    if (i % 2 === 0) {
-      a = await encodeOnly(f, model, decoded);
-      b = await statistics(f, model, parts);
-    } else {
-      b = await statistics(f, model, parts);
-      a = await encodeOnly(f, model, decoded);
+    // Rotate which side goes first, so a drift in machine speed does not favour one.
+    const sides = [
+      async () => ({ a: await encodeOnly(f, model, decoded, f.lanes, f.threads, f.perLane) }),
+      async () => ({ one: await encodeOnly(f, model, decoded, 1, 0, 2) }),
+      async () => ({ b: await statistics(f, model, parts) }),
+    ];
+    const got: Partial<{ a: Side; one: Side; b: Side & { summary: FeatureSummary } }> = {};
+    for (let k = 0; k < sides.length; k++) Object.assign(got, await sides[(i + k) % sides.length]());
+    const { a, one, b } = got as Required<typeof got>;
+    for (const s of [a, one]) {
+      if (b.rows !== s.rows || b.summary.tokens !== s.rows) throw new Error(`the sides saw different rows: ${s.rows} vs ${b.rows} (summary ${b.summary.tokens})`);
     }
-    if (b.rows !== a.rows || b.summary.tokens !== a.rows) throw new Error(`the sides saw different rows: ${a.rows} vs ${b.rows} (summary ${b.summary.tokens})`);
     l0 = b.summary.firing.reduce((s, x) => s + x, 0) / b.summary.tokens;
-    if (i > 0) rounds.push({ a, b, ratio: (b.rows / b.seconds) / (a.rows / a.seconds) });
+    const rate = (s: Side) => s.rows / s.seconds;
+    if (i > 0) rounds.push({ a, one, b, ratio: rate(b) / Math.max(rate(a), rate(one)) });
   }
   const rate = (s: Side) => s.rows / s.seconds;
-  const busy = (s: Side) => s.encodeSeconds / s.seconds;
-  const mainUs = (s: Side) => (s.mainCpu / s.rows) * 1e6;
+  const perRow = (seconds: number, s: Side) => (seconds / s.rows) * 1e6;
   const ratio = median(rounds.map((r) => r.ratio));
-  const med = (f: (r: (typeof rounds)[number]) => number) => median(rounds.map(f));
+  const med = (g: (r: Round) => number) => median(rounds.map(g));
+  const row = (label: string, g: (h: (r: Round) => number) => number, last: string) => [
+    label, int(g((r) => rate(r.a))), int(g((r) => rate(r.one))), int(g((r) => rate(r.b))),
+    fixed(g((r) => perRow(r.b.mainCpu, r.b)), 1), fixed(g((r) => perRow(r.b.encodeSeconds, r.b)), 1), fixed(g((r) => perRow(r.b.addSeconds, r.b)), 1),
+    fixed(g((r) => r.ratio), 2), last,
+  ];
   printTable(
-    `rows/s per round; busy = encoder session.run time / wall time; main µs/row = CPU of the main thread per row; measured L0 ${fixed(l0, 1)}`,
-    ['round', 'encode-only rows/s', 'busy', 'statistics rows/s', 'busy', 'main µs/row', 'ratio', 'target'],
+    `rows/s per round; (b) µs/row: main = CPU of the main thread, encode and add = time in the lanes, summed; ratio = (b) / max((a), (a')); measured L0 ${fixed(l0, 1)}`,
+    ['round', "(a) encode-only, lanes", "(a') encode-only, one session", '(b) statistics', 'main µs/row', 'encode µs/row', 'add µs/row', 'ratio', 'target'],
     [
-      ...rounds.map((r, i) => [String(i + 1), int(rate(r.a)), fixed(busy(r.a), 2), int(rate(r.b)), fixed(busy(r.b), 2), fixed(mainUs(r.b), 1), fixed(r.ratio, 2), '']),
-      ['median', int(med((r) => rate(r.a))), fixed(med((r) => busy(r.a)), 2), int(med((r) => rate(r.b))), fixed(med((r) => busy(r.b)), 2),
-        fixed(med((r) => mainUs(r.b)), 1), fixed(ratio, 2), verdict(Number(ratio.toFixed(2)), TARGET_RATIO, 'higher')],
+      ...rounds.map((r, i) => row(String(i + 1), (g) => g(r), '')),
+      row('median', med, verdict(Number(ratio.toFixed(2)), TARGET_RATIO, 'higher')),
     ],
   );
   console.log(`\n1-minute load average ${fixed(loadBefore, 1)} before, ${fixed(loadavg()[0], 1)} after`);

@@ -25,6 +25,7 @@ import { ORCHESTRATION_QUEUE } from '../workflows/harvest-types.js';
 import { statsWorkflowId, type FeatureStatsInput, type StatsProgress, type StatsResult } from '../workflows/stats-types.js';
 import { describeStatsProgress, describeStatsStatus, statsStatus } from '../cli/stats-commands.js';
 import { DEMO_MODEL, openHarness, withTimeout, type Harness } from './test-support.js';
+import { summaryViews } from './summary-views.js';
 
 let h: Harness | undefined;
 let output: string;
@@ -105,13 +106,6 @@ async function writeDictionary(layout: RunLayout, trainingId: string, w: SaeWeig
   await store.putJson(layout.bucket, layout.dictionaryConfigKey(trainingId), { architecture: 'standard', d_in: WIDTH, d_sae: D_SAE, hook_name: HOOK });
 }
 
-function snapshot(s: FeatureSummary): unknown {
-  return {
-    tokens: s.tokens,
-    labels: s.labels().map((l) => ({ ...l, firing: Array.from(l.firing) })),
-    features: Array.from({ length: s.dSae }, (_, i) => s.view(i)),
-  };
-}
 
 test('FeatureStats summarises, merges in a tree and finalises: densities, one-pass equality, planted genres', { timeout: 150_000 }, async (t) => {
   const runId = 'stats-run';
@@ -126,6 +120,8 @@ test('FeatureStats summarises, merges in a tree and finalises: densities, one-pa
     runId, outputUri: output, trainingId, partsPerGroup: 1, fanIn: 2, concurrency: 3, encodeBatchRows: 64, exampleWindows: false, featureBrowser: false,
     // Not the default (4): the one-pass summary below must be built the same way to be equal.
     intervalExamples: 2,
+    // Three summariser lanes per activity, whatever the machine's cores: their merged summaries must still equal one pass.
+    summariseThreads: 3,
   };
   const handle = await h!.client.workflow.start('featureStats', { taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, trainingId), args: [input] });
   h!.track(handle);
@@ -192,7 +188,7 @@ test('FeatureStats summarises, merges in a tree and finalises: densities, one-pa
 
   // The tree-merged summary equals the one-pass summary in every view (exact: dyadic values).
   const merged = decodeSummary(await h!.store.getBytes(layout.bucket, keys.summary));
-  assert.deepEqual(snapshot(merged), snapshot(onePass));
+  assert.deepEqual(summaryViews(merged), summaryViews(onePass));
   assert.deepEqual(stats.rows.map((r) => r.top), Array.from({ length: D_SAE }, (_, i) => onePass.topExamples(i)));
 
   // The genre table finds the planted feature of each label, with precision and recall 1.
@@ -335,7 +331,7 @@ test('FeatureStats continues as new through summarising and merging, with part k
       onePass.add(encodeRows(w, cols.values), { shard: meta.shard, doc: cols.doc, context: cols.context, position: cols.position, token: cols.token, label: cols.label });
     }
   }
-  assert.deepEqual(snapshot(decodeSummary(await h!.store.getBytes(layout.bucket, result.keys.summary))), snapshot(onePass));
+  assert.deepEqual(summaryViews(decodeSummary(await h!.store.getBytes(layout.bucket, result.keys.summary))), summaryViews(onePass));
 });
 
 test('a summarise task whose plan page is missing fails naming the page', { timeout: 30_000 }, async () => {
@@ -369,12 +365,12 @@ test('FeatureStats refuses bad numbers in its input before any work, naming each
   const trainingId = 'planted-d6';
   const handle = await h!.client.workflow.start('featureStats', {
     taskQueue: ORCHESTRATION_QUEUE, workflowId: `${statsWorkflowId(runId, trainingId)}-bad`,
-    args: [{ runId, outputUri: output, trainingId, fanIn: 1, partsPerGroup: 0, concurrency: 2.5, intervalExamples: 256 } satisfies FeatureStatsInput],
+    args: [{ runId, outputUri: output, trainingId, fanIn: 1, partsPerGroup: 0, concurrency: 2.5, summariseThreads: 0, intervalExamples: 256 } satisfies FeatureStatsInput],
   });
   h!.track(handle);
   await assert.rejects(withTimeout('the refused workflow', 20_000, handle.result()), (err: Error) => {
     const m = (err.cause as Error | undefined)?.message ?? '';
-    assert.match(m, /partsPerGroup must be an integer ≥ 1, got 0; concurrency must be an integer ≥ 1, got 2\.5; fanIn must be an integer ≥ 2, got 1; intervalExamples must be an integer in \[1, 255\], got 256/);
+    assert.match(m, /partsPerGroup must be an integer ≥ 1, got 0; concurrency must be an integer ≥ 1, got 2\.5; fanIn must be an integer ≥ 2, got 1; summariseThreads must be an integer in \[1, 256\], got 0; intervalExamples must be an integer in \[1, 255\], got 256/);
     return true;
   });
   const history = await handle.fetchHistory();

@@ -11,7 +11,6 @@ import { createTrainingMetrics, TRAINING_METRIC_NAMES } from '../core/metrics/tr
 import { TRAINING_STAGE_METRIC_NAMES, trainingRecorder } from '../core/metrics/training-stage-metrics.js';
 import type { StepRecord } from '../core/training/metrics-log.js';
 import { encodeActivationPart } from '../core/parquet/activation-part.js';
-import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
 import { parseListenAddress, startMetricsServer } from '../workers/metrics-server.js';
 import { createWorkerMetrics, WORKER_METRIC_NAMES } from '../workers/worker-metrics.js';
@@ -133,7 +132,7 @@ test('stats recorder: registered on every worker registry; rows, parts and encod
   const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
   for (const name of STATS_METRIC_NAMES) assert.ok(names.includes(name), `${name} is registered`);
 
-  // Two parts (30 and 20 rows, width 2) through a stand-in encoder: feature 0 = x0, feature 1 = x1.
+  // Two parts (30 and 20 rows, width 2) through stand-in lanes.
   const parts = new Map<string, Uint8Array>();
   for (const [p, n] of [[0, 30], [1, 20]]) {
     const ids = Int32Array.from({ length: n }, (_, r) => r);
@@ -145,8 +144,8 @@ test('stats recorder: registered on every worker registry; rows, parts and encod
   assert.equal(await valueOf(metrics.registry, 'thresher_stats_rows_total', l), 0, 'series exist from the start of an attempt');
   await summariseParts({
     partKeys: ['p0', 'p1'], fetchPart: async (k) => parts.get(k)!, dIn: 2, batchRows: 8,
-    encoder: { encodeTimed: async (x) => ({ acts: x.slice(), seconds: 0.02 }) },
-    summary: new FeatureSummary({ dSae: 2 }), metrics: attempt,
+    summariser: { lanes: 2, inputBuffer: (n) => new Float32Array(n), summarise: async () => ({ encodeSeconds: 0.02, addSeconds: 0.001 }) },
+    dSae: 2, metrics: attempt,
   });
   assert.equal(await valueOf(metrics.registry, 'thresher_stats_rows_total', l), 50);
   assert.equal(await valueOf(metrics.registry, 'thresher_stats_parts_total', l), 2);

@@ -6,15 +6,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
 import { syntheticPart } from '../core/stats/synthetic-encoded-part.js';
+import { summaryViews } from './summary-views.js';
 
-function snapshot(s: FeatureSummary): unknown {
-  return {
-    options: s.options,
-    tokens: s.tokens,
-    labels: s.labels().map((l) => ({ ...l, firing: Array.from(l.firing) })),
-    features: Array.from({ length: s.dSae }, (_, i) => s.view(i)),
-  };
-}
 
 const LABELS = ['dna', 'json', 'code'];
 
@@ -27,26 +20,30 @@ describe('summary codec', () => {
     }
     const bytes = encodeSummary(s);
     const back = decodeSummary(bytes);
-    assert.deepEqual(snapshot(back), snapshot(s));
+    assert.deepEqual(summaryViews(back), summaryViews(s));
     assert.deepEqual(Array.from(back.firing), Array.from(s.firing));
     assert.deepEqual(Array.from(back.histogram), Array.from(s.histogram));
+    // Uncompressed (how a summariser lane hands its summary over) reads back the same.
+    const raw = encodeSummary(s, { gzip: false });
+    assert.deepEqual(summaryViews(decodeSummary(raw)), summaryViews(s));
+    assert.ok(raw.byteLength > bytes.byteLength);
     // Compact: far below the in-memory size.
     assert.ok(bytes.byteLength < s.byteLength / 2, `${bytes.byteLength} bytes encoded vs ${s.byteLength} in memory`);
     // A decoded summary keeps working: more rows, then an exact re-encode.
     const more = syntheticPart(99, 5, 100, 24, 0.2, 4, LABELS);
     back.add(more.acts, more.rows);
     s.add(more.acts, more.rows);
-    assert.deepEqual(snapshot(decodeSummary(encodeSummary(back))), snapshot(s));
+    assert.deepEqual(summaryViews(decodeSummary(encodeSummary(back))), summaryViews(s));
   });
 
   it('round-trips an empty summary and one without labels', () => {
     const empty = new FeatureSummary({ dSae: 4 });
-    assert.deepEqual(snapshot(decodeSummary(encodeSummary(empty))), snapshot(empty));
+    assert.deepEqual(summaryViews(decodeSummary(encodeSummary(empty))), summaryViews(empty));
     const s = new FeatureSummary({ dSae: 8, histogram: { minExp: -2, maxExp: 1, binsPerDecade: 3 } });
     const p = syntheticPart(3, 0, 50, 8);
     s.add(p.acts, p.rows);
     const back = decodeSummary(encodeSummary(s));
-    assert.deepEqual(snapshot(back), snapshot(s));
+    assert.deepEqual(summaryViews(back), summaryViews(s));
     assert.deepEqual(back.labels(), []);
   });
 
@@ -71,12 +68,15 @@ describe('summary codec', () => {
       }
       level = next;
     }
-    assert.deepEqual(snapshot(decodeSummary(level[0])), snapshot(one));
+    assert.deepEqual(summaryViews(decodeSummary(level[0])), summaryViews(one));
   });
 
   it('refuses bytes that are not a summary', () => {
-    assert.throws(() => decodeSummary(Uint8Array.from([1, 2, 3])), /not gzip/);
+    assert.throws(() => decodeSummary(Uint8Array.from([1, 2, 3])), /not a feature summary \(neither gzip nor raw\)/);
     const good = encodeSummary(new FeatureSummary({ dSae: 2 }));
+    // Raw (the lanes' form) is checked the same way when cut short.
+    const raw = encodeSummary(new FeatureSummary({ dSae: 2 }), { gzip: false });
+    assert.throws(() => decodeSummary(raw.subarray(0, raw.byteLength - 8)), /header implies/);
     const truncated = decodeSummaryRaw(good, (raw) => raw.subarray(0, raw.byteLength - 8));
     assert.throws(() => decodeSummary(truncated), /header implies/);
   });

@@ -1,18 +1,18 @@
-// summariseParts, the statistics stage's read → encode → add loop (shared by the summarisePart
-// activity and bench:stats): the summary equals a one-pass summary of the same rows, batches are
-// pipelined but never more than maxInFlight are outstanding, callbacks report parts and batches,
-// and failures (bad width, a failed fetch or encode, an abort) reject cleanly. Last, the real
-// encoder worker (encoder.onnx in a thread) gives the same summary as the reference encoder.
+// summariseParts, the statistics stage's read → batch → lane loop (shared by the summarisePart
+// activity and bench:stats), against stand-in lanes on this thread: the lanes' merged summaries
+// equal a one-pass summary of the same rows, batch i goes to lane i mod lanes, batches are
+// pipelined but never more than perLane are outstanding in a lane, callbacks report parts and
+// batches in order, and failures (bad width, a failed fetch or lane, an abort) reject cleanly.
+// The real lanes (worker threads) are tested in summariser-pool.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeActivationPart, readActivationPart } from '../core/parquet/activation-part.js';
 import { SeededRandom } from '../core/random/seeded-random.js';
-import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
 import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
-import { openEncoderWorker, type EncodedBatch } from '../core/stats/encoder-worker.js';
-import { encodeRows, FeatureSummary } from '../core/stats/feature-summary.js';
+import { encodeRows, FeatureSummary, type RowProvenance } from '../core/stats/feature-summary.js';
 import { defaultEncodeBatchRows, ENCODE_BATCH_BYTES, summariseParts } from '../core/stats/summarise-parts.js';
-import { encodeSummary } from '../core/stats/summary-codec.js';
+import type { BatchSummariser, LaneBatchResult } from '../core/stats/summariser-pool.js';
+import { summaryViews } from './summary-views.js';
 
 const D_IN = 6;
 const D_SAE = 10;
@@ -52,138 +52,133 @@ async function onePass(parts: Map<string, Uint8Array>, w: SaeWeights): Promise<F
   return s;
 }
 
-/** A reference encoder that answers after a random delay and logs what happened when. */
-function fakeEncoder(w: SaeWeights, log: string[], fail?: (call: number) => boolean) {
+/**
+ * Stand-in lanes on this thread: each has a summary fed by the reference encoder, answers after a
+ * random delay, and logs what happened when ("send i lane l", "done i").
+ */
+function fakeLanes(w: SaeWeights, lanes: number, log: string[], fail?: (call: number) => boolean) {
   const rng = new SeededRandom(5);
+  const summaries = Array.from({ length: lanes }, () => new FeatureSummary({ dSae: D_SAE, topK: 3 }));
   let calls = 0;
-  return {
-    encodeTimed(x: Float32Array, rows: number): Promise<EncodedBatch> {
+  const summariser: BatchSummariser = {
+    lanes,
+    inputBuffer: (length) => new Float32Array(length + 3), // larger than asked, as a reused buffer may be
+    summarise(lane: number, x: Float32Array, rows: number, provenance: RowProvenance): Promise<LaneBatchResult> {
       const call = calls++;
-      log.push(`encode ${call}`);
-      const acts = encodeRows(w, x.slice());
-      assert.equal(acts.length, rows * D_SAE);
+      log.push(`send ${call} lane ${lane}`);
+      const inputs = x.slice(0, rows * D_IN);
+      const copy = { ...provenance, doc: Int32Array.from(provenance.doc), context: Int32Array.from(provenance.context), position: Int32Array.from(provenance.position), token: Int32Array.from(provenance.token) };
       return new Promise((resolve, reject) => setTimeout(() => {
-        if (fail?.(call)) reject(new Error(`encoder failed on call ${call}`));
-        else resolve({ acts, seconds: 0.001 * (call + 1) });
+        if (fail?.(call)) return reject(new Error(`lane failed on call ${call}`));
+        summaries[lane].add(encodeRows(w, inputs), copy);
+        log.push(`done ${call}`);
+        resolve({ encodeSeconds: 0.001 * (call + 1), addSeconds: 0 });
       }, rng.int(0, 4)));
     },
   };
+  const merged = () => summaries.reduce((acc, s) => acc.mergeFrom(s), new FeatureSummary({ dSae: D_SAE, topK: 3 }));
+  return { summariser, merged };
 }
 
 describe('summariseParts', () => {
   const w = dictionary();
   const rowCounts = [37, 64, 5, 100];
 
-  for (const maxInFlight of [1, 2, 3]) {
-    it(`equals a one-pass summary, with at most ${maxInFlight} batch(es) outstanding`, async () => {
+  for (const [lanes, perLane] of [[1, 1], [1, 2], [2, 2], [3, 1]]) {
+    it(`equals a one-pass summary with ${lanes} lane(s), at most ${perLane} batch(es) outstanding in each`, async () => {
       const parts = makeParts(rowCounts);
       const log: string[] = [];
-      const summary = new FeatureSummary({ dSae: D_SAE, topK: 3 });
+      const { summariser, merged } = fakeLanes(w, lanes, log);
       const partEvents: unknown[] = [];
+      const batches: number[] = [];
       const result = await summariseParts({
         partKeys: [...parts.keys()],
         fetchPart: async (key) => parts.get(key)!,
-        encoder: fakeEncoder(w, log),
-        summary, dIn: D_IN, batchRows: 16, maxInFlight,
-        onBatch: (e) => log.push(`added ${e.rows} ${e.encodeSeconds}`),
+        summariser, dIn: D_IN, dSae: D_SAE, batchRows: 16, perLane,
+        onBatch: (e) => {
+          batches.push(e.rows);
+          log.push(`reported ${e.rows} ${e.encodeSeconds}`);
+        },
         onPart: (e) => partEvents.push(e),
       });
       assert.deepEqual(result, { parts: 4, rows: 206 });
-      assert.deepEqual(Buffer.from(encodeSummary(summary)), Buffer.from(encodeSummary(await onePass(parts, w))));
+      assert.deepEqual(summaryViews(merged()), summaryViews(await onePass(parts, w)));
       assert.deepEqual(partEvents, [
         { key: 'part-0', rows: 37, partsDone: 1, rowsDone: 37 },
         { key: 'part-1', rows: 64, partsDone: 2, rowsDone: 101 },
         { key: 'part-2', rows: 5, partsDone: 3, rowsDone: 106 },
         { key: 'part-3', rows: 100, partsDone: 4, rowsDone: 206 },
       ]);
-      // Batches of ≤ 16 rows that never span parts: 3 + 4 + 1 + 7.
-      const batches = log.filter((l) => l.startsWith('added')).map((l) => Number(l.split(' ')[1]));
+      // Batches of ≤ 16 rows that never span parts (3 + 4 + 1 + 7), reported in order with their own encode times.
       assert.deepEqual(batches, [16, 16, 5, 16, 16, 16, 16, 5, 16, 16, 16, 16, 16, 16, 4]);
-      // Outstanding = submitted − added, at each submission: never above the bound, and it is reached.
-      let submitted = 0;
-      let added = 0;
+      assert.deepEqual(log.filter((l) => l.startsWith('reported')).map((l) => Number(l.split(' ')[2])), batches.map((_, i) => 0.001 * (i + 1)));
+      // Batch i went to lane i mod lanes.
+      const sends = log.filter((l) => l.startsWith('send')).map((l) => l.split(' ').map(Number));
+      assert.deepEqual(sends.map(([, i, , lane]) => lane), sends.map(([, i]) => i % lanes));
+      // Outstanding per lane = sent − finished, at each send: never above perLane, and reached.
+      const laneOf = new Map(sends.map(([, i, , lane]) => [i, lane]));
+      const outstanding = new Array(lanes).fill(0);
       let most = 0;
       for (const l of log) {
-        if (l.startsWith('encode')) most = Math.max(most, ++submitted - added);
-        else added++;
+        const [what, id] = l.split(' ');
+        if (what === 'send') most = Math.max(most, ++outstanding[laneOf.get(Number(id))!]);
+        else if (what === 'done') outstanding[laneOf.get(Number(id))!]--;
       }
-      assert.equal(most, maxInFlight);
-      // Pipelined: with room for two, the second batch is submitted before the first is added.
-      assert.equal(log.indexOf('encode 1') < log.findIndex((l) => l.startsWith('added')), maxInFlight > 1);
+      assert.equal(most, perLane);
+      // Pipelined: with room for two, the second batch is sent before the first is reported.
+      assert.equal(log.indexOf('send 1 lane ' + (1 % lanes)) < log.findIndex((l) => l.startsWith('reported')), lanes * perLane > 1);
     });
   }
 
-  it('without batchRows, batches hold at most 4,096 rows and 64 MiB of activations', async () => {
+  it('without batchRows, batches hold at most 1,024 rows and 64 MiB of activations', async () => {
     assert.deepEqual([1024, 4096, 16_384, 131_072, 1 << 20, 1 << 30].map(defaultEncodeBatchRows), [1024, 1024, 1024, 128, 16, 1]);
     for (const dSae of [4096, 16_384, 131_072, 1 << 20]) assert.ok(defaultEncodeBatchRows(dSae) * dSae * 4 <= ENCODE_BATCH_BYTES);
-    // The default reaches summariseParts: a 131,072-feature summary is fed 128-row batches.
-    const dSae = 131_072;
+    // The default reaches summariseParts: a 131,072-feature dictionary is fed 128-row batches.
     const sizes: number[] = [];
     const parts = makeParts([300]);
     await summariseParts({
       partKeys: [...parts.keys()],
       fetchPart: async (key) => parts.get(key)!,
-      encoder: { encodeTimed: async (_x: Float32Array, rows: number) => (sizes.push(rows), { acts: new Float32Array(rows * dSae), seconds: 0 }) },
-      summary: new FeatureSummary({ dSae, topK: 1, reservoirPerBucket: 1 }),
-      dIn: D_IN,
+      summariser: { lanes: 2, inputBuffer: (n) => new Float32Array(n), summarise: async (_lane, _x, rows) => (sizes.push(rows), { encodeSeconds: 0, addSeconds: 0 }) },
+      dIn: D_IN, dSae: 131_072,
     });
     assert.deepEqual(sizes, [128, 128, 44]);
   });
 
   it('rejects a part whose width is not d_in, naming it', async () => {
     const parts = new Map([...makeParts([20]), ...[...makeParts([8, 8], D_IN + 1)].map(([k, v]) => [`wide-${k}`, v] as const)]);
-    const summary = new FeatureSummary({ dSae: D_SAE });
     await assert.rejects(
-      summariseParts({ partKeys: [...parts.keys()], fetchPart: async (k) => parts.get(k)!, encoder: fakeEncoder(w, []), summary, dIn: D_IN, batchRows: 8 }),
+      summariseParts({ partKeys: [...parts.keys()], fetchPart: async (k) => parts.get(k)!, summariser: fakeLanes(w, 2, []).summariser, dIn: D_IN, dSae: D_SAE, batchRows: 8 }),
       (err: Error) => err.name === 'ConfigError' && /part wide-part-0 has width 7, dictionary has d_in 6/.test(err.message),
     );
   });
 
-  it('a failed fetch, a failed encode and an abort reject; no unhandled rejection follows', async () => {
+  it('a failed fetch, a failed lane and an abort reject; no unhandled rejection follows', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
     try {
       const parts = makeParts([40, 40, 40]);
-      const base = { partKeys: [...parts.keys()], dIn: D_IN, batchRows: 8 };
+      const base = { partKeys: [...parts.keys()], dIn: D_IN, dSae: D_SAE, batchRows: 8 };
       const fetchPart = async (key: string) => parts.get(key)!;
       await assert.rejects(summariseParts({
-        ...base, summary: new FeatureSummary({ dSae: D_SAE }), encoder: fakeEncoder(w, []),
+        ...base, summariser: fakeLanes(w, 2, []).summariser,
         fetchPart: async (key) => { if (key === 'part-1') throw new Error('S3 said no'); return parts.get(key)!; },
       }), /S3 said no/);
       await assert.rejects(summariseParts({
-        ...base, summary: new FeatureSummary({ dSae: D_SAE }), encoder: fakeEncoder(w, [], (call) => call === 3), fetchPart,
-      }), /encoder failed on call 3/);
+        ...base, summariser: fakeLanes(w, 2, [], (call) => call === 3).summariser, fetchPart,
+      }), /lane failed on call 3/);
       const abort = new AbortController();
       let batches = 0;
       await assert.rejects(summariseParts({
-        ...base, summary: new FeatureSummary({ dSae: D_SAE }), encoder: fakeEncoder(w, []), fetchPart, signal: abort.signal,
+        ...base, summariser: fakeLanes(w, 2, []).summariser, fetchPart, signal: abort.signal,
         onBatch: () => { if (++batches === 2) abort.abort(); },
       }), (err: Error) => err.name === 'AbortError');
-      assert.equal(batches, 2, 'nothing is added after the abort');
+      assert.equal(batches, 2, 'nothing is reported after the abort');
       await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(unhandled, []);
     } finally {
       process.off('unhandledRejection', onUnhandled);
-    }
-  });
-
-  it('with the real encoder worker (encoder.onnx in a thread) the summary equals the reference', async () => {
-    const parts = makeParts(rowCounts);
-    const encoder = await openEncoderWorker({ model: buildSaeEncoderModel(w, { arch: 'l1' }), dIn: D_IN });
-    try {
-      const summary = new FeatureSummary({ dSae: D_SAE, topK: 3 });
-      const seconds: number[] = [];
-      const result = await summariseParts({
-        partKeys: [...parts.keys()], fetchPart: async (key) => parts.get(key)!, encoder, summary, dIn: D_IN, batchRows: 32,
-        onBatch: (e) => seconds.push(e.encodeSeconds),
-      });
-      assert.deepEqual(result, { parts: 4, rows: 206 });
-      assert.deepEqual(Buffer.from(encodeSummary(summary)), Buffer.from(encodeSummary(await onePass(parts, w))));
-      assert.equal(seconds.length, 2 + 2 + 1 + 4);
-      assert.ok(seconds.every((s) => s > 0 && s < 10), `session seconds per batch: ${seconds.join(', ')}`);
-    } finally {
-      await encoder.close();
     }
   });
 });

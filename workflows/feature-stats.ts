@@ -101,6 +101,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
         ...(input.topK !== undefined && { topK: input.topK }),
         ...(input.intervalExamples !== undefined && { intervalExamples: input.intervalExamples }),
         ...(input.executionProvider !== undefined && { executionProvider: input.executionProvider }),
+        ...(input.summariseThreads !== undefined && { summariseThreads: input.summariseThreads }),
       }).then((summary) => {
         progress.groupsDone++;
         progress.tokensSummarised += summary.tokens;
@@ -165,9 +166,9 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
 
 /** Refuses bad numbers before any work (the CLI never sets them; other callers of the workflow may). */
 function validateInput(input: FeatureStatsInput): void {
-  const minimum = { partsPerGroup: 1, concurrency: 1, fanIn: 2, encodeBatchRows: 1, topK: 1, intervalExamples: 1, maxAttempts: 1, heartbeatTimeoutSeconds: 1, activitiesPerExecution: 1, shardsPerWindowTask: 1, featuresPerRowGroup: 1 } as const;
-  // What FeatureSummary can hold: top-k fill is 16-bit, reservoir fill 8-bit.
-  const maximum: Partial<Record<keyof typeof minimum, number>> = { topK: 0xffff, intervalExamples: 0xff };
+  const minimum = { partsPerGroup: 1, concurrency: 1, fanIn: 2, encodeBatchRows: 1, summariseThreads: 1, topK: 1, intervalExamples: 1, maxAttempts: 1, heartbeatTimeoutSeconds: 1, activitiesPerExecution: 1, shardsPerWindowTask: 1, featuresPerRowGroup: 1 } as const;
+  // What FeatureSummary can hold: top-k fill is 16-bit, reservoir fill 8-bit. Threads: a sane ceiling.
+  const maximum: Partial<Record<keyof typeof minimum, number>> = { summariseThreads: 256, topK: 0xffff, intervalExamples: 0xff };
   const problems = Object.entries(minimum).flatMap(([name, min]) => {
     const v = input[name as keyof typeof minimum];
     const max = maximum[name as keyof typeof minimum] ?? Infinity;

@@ -32,6 +32,12 @@ export interface FeatureStatsInput extends RunRef {
   /** onnxruntime execution provider of the dictionary's encoder in summarise activities: 'cpu' (default), 'cuda', … */
   executionProvider?: string;
   /**
+   * Worker threads of one summarise activity, each encoding batches with its own encoder session
+   * and adding them to its own summary (1–256). Default: one per core, as many as 1 GiB of
+   * summaries allows (defaultSummariserLanes).
+   */
+  summariseThreads?: number;
+  /**
    * Examples shown per activation interval, and kept per feature for each of the interval
    * reservoir's 44 buckets (1–255). Default 4. Most of a summary's memory: about 6.6 KB per
    * feature at 4, 2.4 KB at 1.
@@ -59,7 +65,7 @@ export interface FeatureStatsInput extends RunRef {
 /** What a user may set: a run config's `stats` section (checked by core/stats/stats-settings-schema.ts). */
 export type StatsSettings = Pick<
   FeatureStatsInput,
-  'partsPerGroup' | 'concurrency' | 'fanIn' | 'encodeBatchRows' | 'executionProvider' | 'topK' | 'intervalExamples' | 'shardsPerWindowTask' | 'featuresPerRowGroup' | 'featureBrowser' | 'maxAttempts' | 'heartbeatTimeoutSeconds'
+  'partsPerGroup' | 'concurrency' | 'fanIn' | 'encodeBatchRows' | 'executionProvider' | 'summariseThreads' | 'topK' | 'intervalExamples' | 'shardsPerWindowTask' | 'featuresPerRowGroup' | 'featureBrowser' | 'maxAttempts' | 'heartbeatTimeoutSeconds'
 >;
 
 /**
@@ -110,6 +116,7 @@ export interface SummariseTask extends RunRef {
   groupsPerPage: number;
   encodeBatchRows?: number;
   executionProvider?: string;
+  summariseThreads?: number;
   topK?: number;
   intervalExamples?: number;
 }

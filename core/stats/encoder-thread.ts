@@ -18,8 +18,6 @@ const post = (msg: EncoderFromThread, transfer: ArrayBuffer[] = []) => port.post
 let dSae: number | undefined;
 /** Result buffers the main thread handed back (recycle), reused instead of fresh allocations. */
 const spare = new SpareBuffers(4);
-/** Parts moved here whole (EncoderWorker.load), by id, until dropped. */
-const parts = new Map<number, Float32Array>();
 
 port.on('message', (msg: EncoderToThread) => {
   if (msg.type === 'close') {
@@ -34,26 +32,9 @@ port.on('message', (msg: EncoderToThread) => {
     spare.give(msg.buffer);
     return;
   }
-  if (msg.type === 'load') {
-    parts.set(msg.part, msg.values);
-    return;
-  }
-  if (msg.type === 'drop') {
-    // Queued, so after every batch of the part already submitted.
-    queue = queue.then(() => void parts.delete(msg.part));
-    return;
-  }
   queue = queue.then(async () => {
     try {
-      let x: Float32Array;
-      if (msg.type === 'run') {
-        x = msg.x;
-      } else {
-        const part = parts.get(msg.part);
-        if (!part) throw new RangeError(`no loaded part ${msg.part}`);
-        // A view of the loaded part: no copy (ORT reads the rows in place).
-        x = part.subarray(msg.start * options.dIn, (msg.start + msg.rows) * options.dIn);
-      }
+      const x = msg.x;
       const feeds = { [options.inputName]: new ort.Tensor('float32', x, [msg.rows, options.dIn]) };
       let acts: Float32Array;
       const t0 = performance.now();
@@ -82,7 +63,7 @@ let queue: Promise<void> = (async () => {
       // ExecutionProviderError (by name, so the activity fails for good) when it cannot load here.
       executionProviders: [checkProvider(options.executionProvider ?? 'cpu')],
       graphOptimizationLevel: 'all',
-      // 0 (the default, see defaultEncoderThreads): onnxruntime's choice, one thread per core.
+      // Unset or 0: onnxruntime's choice, one thread per core.
       ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
     });
     post({ type: 'ready' });

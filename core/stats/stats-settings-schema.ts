@@ -23,6 +23,8 @@ export const statsSettingsSchema = z
     topK: posInt.max(0xffff).optional(),
     /** onnxruntime execution provider of the dictionary's encoder: 'cpu' (default), 'cuda', … */
     executionProvider: z.string().min(1).optional(),
+    /** Worker threads per summarise activity, each with its own encoder session and summary. Default: one per core, within 1 GiB of summaries. */
+    summariseThreads: posInt.max(256).optional(),
     /** Examples per activation interval (kept per feature for each of the 44 reservoir buckets). Default 4. */
     intervalExamples: posInt.max(0xff).optional(),
     /** Shards one example-window task re-reads. Default 32. */

@@ -1,7 +1,8 @@
 // Compact binary form of a FeatureSummary, so the statistics stage can keep partial summaries in
 // S3 (never in Temporal payloads) and merge them in a tree on any worker.
 //
-// Layout (then gzipped as a whole: most example slots and label counters are zero):
+// Layout (then gzipped as a whole, as stored: most example slots and label counters are zero;
+// summaries that only cross between threads are left raw, and decodeSummary reads both):
 //   "THFS" · u32 version · u32 header length · header JSON (options, tokens, labels with token counts)
 //   · padding to 8 bytes · the arrays, each padded to 8 bytes, in a fixed order (see ARRAYS below)
 // Arrays are written in the host's byte order, which must be little-endian (checked both ways).
@@ -64,7 +65,7 @@ function checkEndianness(): void {
 
 const pad8 = (n: number): number => (n + 7) & ~7;
 
-export function encodeSummary(summary: FeatureSummary): Uint8Array {
+export function encodeSummary(summary: FeatureSummary, options: { gzip?: boolean } = {}): Uint8Array {
   checkEndianness();
   const labelCounts = summary.labels();
   const header: Header = { options: summary.options, tokens: summary.tokens, labels: labelCounts.map((l) => ({ label: l.label, tokens: l.tokens })) };
@@ -82,16 +83,21 @@ export function encodeSummary(summary: FeatureSummary): Uint8Array {
     out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), offset);
     offset += pad8(a.byteLength);
   }
+  if (options.gzip === false) return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   return new Uint8Array(gzipSync(out, { level: 6 }));
 }
 
 export function decodeSummary(bytes: Uint8Array): FeatureSummary {
   checkEndianness();
   let raw: Buffer;
-  try {
-    raw = gunzipSync(bytes);
-  } catch (err) {
-    throw new Error(`not a feature summary (not gzip): ${(err as Error).message}`);
+  if (bytes.length >= 4 && Buffer.from(bytes.buffer, bytes.byteOffset, 4).toString('latin1') === MAGIC) {
+    raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } else {
+    try {
+      raw = gunzipSync(bytes);
+    } catch (err) {
+      throw new Error(`not a feature summary (neither gzip nor raw): ${(err as Error).message}`);
+    }
   }
   if (raw.byteLength < 12 || raw.toString('latin1', 0, 4) !== MAGIC) throw new Error('not a feature summary (bad magic)');
   const version = raw.readUInt32LE(4);

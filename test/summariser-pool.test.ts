@@ -1,0 +1,169 @@
+// The summariser pool: real lanes (worker threads, each with encoder.onnx in ORT and its own
+// FeatureSummary). With 1, 2 or 3 lanes, summariseParts into the pool gives exactly the reference
+// encoder's one-pass summary; the lanes' times come back; a lane's error rejects its batch by name
+// and the pool stays usable; closing fails what is outstanding; the inputs move to the lanes and
+// the caller's row columns stay. Also the lanes' execution provider (named, missing here, unknown)
+// and the default number of lanes.
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { describe, it } from 'node:test';
+import { checkProviderForWorkers } from '../core/config/provider-check.js';
+import { ConfigError } from '../core/config/run-config.js';
+import { providerAvailability } from '../core/model/execution-provider.js';
+import { encodeActivationPart, readActivationPart } from '../core/parquet/activation-part.js';
+import { SeededRandom } from '../core/random/seeded-random.js';
+import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
+import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
+import { encodeRows, FeatureSummary } from '../core/stats/feature-summary.js';
+import { summariseParts } from '../core/stats/summarise-parts.js';
+import { defaultSummariserLanes, LANE_SUMMARIES_BYTES, openSummariserPool, summaryBytes } from '../core/stats/summariser-pool.js';
+import { encodeSummary } from '../core/stats/summary-codec.js';
+import { quietLog } from './test-support.js';
+import { summaryViews } from './summary-views.js';
+
+const D_IN = 8;
+const D_SAE = 12;
+
+/** Dyadic weights and inputs: ORT's float32 results equal the reference encoder's bit for bit. */
+function dictionary(): SaeWeights {
+  const rng = new SeededRandom(7);
+  const w = zeroWeights(D_IN, D_SAE);
+  for (let k = 0; k < w.W_enc.length; k++) w.W_enc[k] = rng.int(-8, 9) / 8;
+  for (let i = 0; i < D_SAE; i++) w.b_enc[i] = -rng.int(0, 8) / 4;
+  return w;
+}
+
+/** Labelled parts (one of them fp16, one empty) of the given row counts. */
+function makeParts(rowCounts: number[]): Map<string, Uint8Array> {
+  const rng = new SeededRandom(11);
+  const parts = new Map<string, Uint8Array>();
+  rowCounts.forEach((n, p) => {
+    const ids = (f: (r: number) => number) => Int32Array.from({ length: n }, (_, r) => f(r));
+    const label = Array.from({ length: n }, (_, r) => ['a', 'b'][(r >> 3) & 1]);
+    const values = Float32Array.from({ length: n * D_IN }, () => rng.int(-32, 48) / 16);
+    parts.set(`part-${p}`, encodeActivationPart(
+      { runId: 'r', hook: 'h', modelSha256: '0'.repeat(64), dtype: p === 2 ? 'fp16' : 'fp32', width: D_IN, shard: p, part: 0 },
+      { doc: ids((r) => r >> 3), context: ids((r) => r >> 4), position: ids((r) => r & 15), token: ids((r) => rng.int(0, 1000)), label, values },
+    ));
+  });
+  return parts;
+}
+
+async function onePass(parts: Map<string, Uint8Array>, w: SaeWeights): Promise<FeatureSummary> {
+  const s = new FeatureSummary({ dSae: D_SAE, topK: 3, reservoirPerBucket: 2 });
+  for (const bytes of parts.values()) {
+    const { meta, cols } = await readActivationPart(bytes);
+    if (cols.doc.length) s.add(encodeRows(w, cols.values), { shard: meta.shard, ...cols });
+  }
+  return s;
+}
+
+describe('summariser pool', () => {
+  const w = dictionary();
+  const model = buildSaeEncoderModel(w, { arch: 'l1' });
+  const options = { dSae: D_SAE, topK: 3, reservoirPerBucket: 2 };
+
+  for (const lanes of [1, 2, 3]) {
+    it(`${lanes} lane(s): summariseParts into the pool gives the reference one-pass summary`, async () => {
+      const parts = makeParts([70, 0, 33, 64, 9]);
+      const pool = await openSummariserPool({ model, dIn: D_IN, summary: options, lanes });
+      try {
+        assert.equal(pool.lanes, lanes);
+        const seconds: number[] = [];
+        const result = await summariseParts({
+          partKeys: [...parts.keys()], fetchPart: async (key) => parts.get(key)!, summariser: pool, dIn: D_IN, dSae: D_SAE, batchRows: 16,
+          onBatch: (e) => seconds.push(e.encodeSeconds),
+        });
+        assert.deepEqual(result, { parts: 5, rows: 176 });
+        const summary = await pool.finish();
+        assert.deepEqual(summaryViews(summary), summaryViews(await onePass(parts, w)));
+        assert.equal(seconds.length, 5 + 0 + 3 + 4 + 1);
+        assert.ok(seconds.every((s) => s > 0 && s < 10), `session seconds per batch: ${seconds.join(', ')}`);
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  it('inputs move to the lane, the row columns are copied; a bad batch fails by name and the pool goes on; close fails what is outstanding', async () => {
+    const pool = await openSummariserPool({ model, dIn: D_IN, summary: options, lanes: 2 });
+    try {
+      const rng = new SeededRandom(3);
+      const x = pool.inputBuffer(4 * D_IN);
+      x.set(Float32Array.from({ length: 4 * D_IN }, () => rng.int(-16, 32) / 8));
+      const inputs = x.slice();
+      const doc = Int32Array.from([1, 1, 2, 2]);
+      const t = await pool.summarise(1, x, 4, { shard: 0, doc, context: doc, position: Int32Array.from([1, 2, 3, 4]), token: doc });
+      assert.equal(x.length, 0, 'the inputs moved to the lane');
+      assert.deepEqual(Array.from(doc), [1, 1, 2, 2], 'the caller keeps its columns');
+      assert.ok(t.encodeSeconds > 0 && t.addSeconds > 0);
+      // The lane's summary rejects provenance of the wrong length, by name; nothing of it is added.
+      await assert.rejects(pool.summarise(0, pool.inputBuffer(2 * D_IN), 2, { shard: 0, doc: [1], context: [1], position: [1], token: [1] }),
+        (e: Error) => e.name === 'RangeError' && /acts has 24 values but 1 rows/.test(e.message));
+      await assert.rejects(pool.summarise(2, pool.inputBuffer(D_IN), 1, { shard: 0, doc: [1], context: [1], position: [1], token: [1] }), /lane 2 is outside \[0, 2\)/);
+      await assert.rejects(pool.summarise(0, new Float32Array(D_IN - 1), 1, { shard: 0, doc: [1], context: [1], position: [1], token: [1] }), /x has 7 values, 1 rows × d_in 8 need 8/);
+      const summary = await pool.finish();
+      const want = new FeatureSummary(options);
+      want.add(encodeRows(w, inputs), { shard: 0, doc, context: doc, position: [1, 2, 3, 4], token: doc });
+      assert.deepEqual(summaryViews(summary), summaryViews(want));
+      const late = pool.summarise(0, pool.inputBuffer(D_IN), 1, { shard: 0, doc: [5], context: [5], position: [5], token: [5] });
+      const refused = assert.rejects(late, /summariser pool closed/);
+      await pool.close();
+      await refused;
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('one lane per core by default, fewer when the summaries would pass 1 GiB, never none', () => {
+    assert.equal(defaultSummariserLanes({ dSae: 4096 }), availableParallelism());
+    const perFeature = summaryBytes({ dSae: 1000 }) / 1000;
+    assert.ok(perFeature > 6000 && perFeature < 7000, `${perFeature} bytes per feature at the default settings`);
+    const wide = 1 << 20; // ~6.6 GB a summary
+    assert.equal(defaultSummariserLanes({ dSae: wide }), 1);
+    const two = Math.floor(LANE_SUMMARIES_BYTES / 2 / perFeature);
+    assert.equal(defaultSummariserLanes({ dSae: two }), Math.min(2, availableParallelism()));
+    // Fewer examples per interval: a smaller summary, so more lanes fit.
+    assert.ok(summaryBytes({ dSae: 1000, reservoirPerBucket: 1 }) < summaryBytes({ dSae: 1000 }) / 2);
+  });
+});
+
+describe('summariser pool: execution provider', () => {
+  const cudaInstalled = providerAvailability().some((p) => p.name === 'cuda' && p.installed);
+  const model = buildSaeEncoderModel(dictionary(), { arch: 'l1' });
+
+  it('"CPUExecutionProvider" names the default provider: the same summary', async () => {
+    const parts = makeParts([40, 25]);
+    const run = async (executionProvider?: string) => {
+      const pool = await openSummariserPool({ model, dIn: D_IN, summary: { dSae: D_SAE }, lanes: 2, ...(executionProvider && { executionProvider }) });
+      try {
+        await summariseParts({ partKeys: [...parts.keys()], fetchPart: async (key) => parts.get(key)!, summariser: pool, dIn: D_IN, dSae: D_SAE, batchRows: 8 });
+        return encodeSummary(await pool.finish());
+      } finally {
+        await pool.close();
+      }
+    };
+    assert.deepEqual(Buffer.from(await run('CPUExecutionProvider')), Buffer.from(await run()));
+  });
+
+  it('a provider whose library is missing fails at open, by name, so the activity fails for good', { skip: cudaInstalled && 'CUDA provider is installed here' }, async () => {
+    await assert.rejects(openSummariserPool({ model, dIn: D_IN, summary: { dSae: D_SAE }, lanes: 2, executionProvider: 'cuda' }), (e: Error) => {
+      assert.equal(e.name, 'ExecutionProviderError');
+      assert.match(e.message, /"cuda" is not installed/);
+      return true;
+    });
+  });
+
+  it('the up-front check refuses an unknown provider, naming the field, and only warns for a known one missing here', () => {
+    const warnings: unknown[] = [];
+    const log = { ...quietLog, warn: (...args: unknown[]) => void warnings.push(args) };
+    assert.throws(() => checkProviderForWorkers('nonsense', 'stats.executionProvider', log),
+      (e: Error) => e instanceof ConfigError && /^stats\.executionProvider: Unknown execution provider "nonsense"/.test(e.message));
+    checkProviderForWorkers('cpu', 'stats.executionProvider', log);
+    assert.equal(warnings.length, 0);
+    if (!cudaInstalled) {
+      checkProviderForWorkers('cuda', 'stats.executionProvider', log);
+      assert.equal(warnings.length, 1);
+    }
+  });
+});
