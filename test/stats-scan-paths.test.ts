@@ -2,11 +2,13 @@
 // 8-byte aligned (even d_sae, aligned buffer: the encoder's results), and value by value otherwise
 // (unaligned or odd-width float32, other ArrayLikes). All must give the same summary bit for bit, with the patterns that make a double == 0 without both floats being +0 (−0.0 in either
 // half), NaNs, subnormals, infinities and negatives placed at every position of the 8-float steps
-// and of the d_sae mod 8 tail.
+// and of the d_sae mod 8 tail. Last, the WebAssembly scan the summariser lanes use (16 values per
+// step, d_sae mod 16 tail) against the same patterns.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SeededRandom } from '../core/random/seeded-random.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
+import { FiringScanner } from '../core/stats/firing-scan-wasm.js';
 import { encodeSummary } from '../core/stats/summary-codec.js';
 
 const SPECIALS = [-0, NaN, -NaN, 1e-45, -1e-45, Infinity, -Infinity, -1, 2.5, 1e-40, 3.4e38];
@@ -48,4 +50,48 @@ describe('feature summary: float32 scan paths', () => {
       assert.deepEqual(b, c, 'unaligned float32 vs value by value');
     });
   }
+});
+
+describe('feature summary: the WebAssembly scan', () => {
+  const scanner = FiringScanner.create();
+
+  it('is available here (Node 20 has WebAssembly SIMD)', () => {
+    assert.ok(scanner, 'FiringScanner.create() gave none: the summariser lanes would fall back to the JavaScript scan');
+  });
+
+  for (const dSae of [8, 9, 16, 17, 38, 64, 70, 4099]) {
+    it(`d_sae ${dSae}: the records are every value > 0, in order, for any range of rows; add() with it gives the same summary`, () => {
+      const rng = new SeededRandom(100 + dSae);
+      const plain = new FeatureSummary({ dSae, topK: 4, reservoirPerBucket: 2 });
+      const scanned = new FeatureSummary({ dSae, topK: 4, reservoirPerBucket: 2 });
+      // Growing batches: the scanner's memory grows (its old views are detached) between them.
+      for (const n of [1, 57, 200]) {
+        const { acts, rows } = batch(rng, n, dSae);
+        const inMemory = scanner!.buffer(n * dSae);
+        inMemory.set(acts);
+        const from = Math.min(n - 1, 3);
+        const want: number[] = [];
+        for (let r = from; r < n; r++) for (let j = 0; j < dSae; j++) if (acts[r * dSae + j] > 0) want.push(r, j, acts[r * dSae + j]);
+        const { count, ints, floats } = scanner!.scan(dSae, from, n);
+        const got: number[] = [];
+        for (let k = 0; k < count; k++) got.push(ints[3 * k], ints[3 * k + 1], floats[3 * k + 2]);
+        assert.deepEqual(got, want, `rows [${from}, ${n})`);
+        plain.add(acts, rows);
+        scanned.add(inMemory, rows, scanner);
+      }
+      assert.ok(plain.firing.some((x) => x > 0));
+      assert.deepEqual(Buffer.from(encodeSummary(scanned)), Buffer.from(encodeSummary(plain)));
+    });
+  }
+
+  it('add() scans a buffer that is not the scanner\'s in JavaScript, with the same result', () => {
+    const rng = new SeededRandom(9);
+    const { acts, rows } = batch(rng, 40, 32);
+    const a = new FeatureSummary({ dSae: 32 });
+    const b = new FeatureSummary({ dSae: 32 });
+    a.add(acts, rows);
+    b.add(acts, rows, scanner);
+    assert.equal(scanner!.holds(acts), false);
+    assert.deepEqual(Buffer.from(encodeSummary(b)), Buffer.from(encodeSummary(a)));
+  });
 });

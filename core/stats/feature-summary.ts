@@ -28,6 +28,7 @@ import {
   histogramBinCount, histogramBinner, histogramLowerEdges, resolveHistogram, type HistogramBinner, type HistogramSpec,
 } from './activation-histogram.js';
 import { ExampleSlots, featureKey, lowestKeyFirst, offer, rowKey, strongestFirst, type ExampleRef } from './example-slots.js';
+import type { FiringScanner } from './firing-scan-wasm.js';
 import { IntervalReservoir } from './interval-reservoir.js';
 
 export type { ExampleRef } from './example-slots.js';
@@ -156,9 +157,11 @@ export class FeatureSummary {
 
   /**
    * Adds encoded rows: `acts` is [rows × d_sae] feature activations, row-major. Values that are
-   * not > 0 (including NaN) count as not firing.
+   * not > 0 (including NaN) count as not firing. When `acts` is the buffer of `scanner`
+   * (FiringScanner.buffer, as in a summariser lane), its firings are found by the WebAssembly scan;
+   * the summary is the same either way.
    */
-  add(acts: ArrayLike<number>, rows: RowProvenance): void {
+  add(acts: ArrayLike<number>, rows: RowProvenance, scanner?: FiringScanner): void {
     const n = rows.doc.length;
     if (acts.length !== n * this.dSae) {
       throw new RangeError(`acts has ${acts.length} values but ${n} rows × d_sae ${this.dSae} need ${n * this.dSae}`);
@@ -192,6 +195,17 @@ export class FeatureSummary {
     const firings = (this.firings ??= new FiringBuffer(dSae));
     firings.reserve(n);
     const rowKeys = this.rowKeysOf(rows, n);
+    if (scanner && acts instanceof Float32Array && scanner.holds(acts)) {
+      // As many rows per call as surely fit in the buffer even if every value fired.
+      for (let r = 0; r < n;) {
+        if (firings.free < dSae) this.applyFirings(firings, rows, rowLabels, rowKeys);
+        const to = Math.min(n, r + Math.floor(firings.free / dSae));
+        firings.appendRecords(scanner.scan(dSae, r, to));
+        r = to;
+      }
+      this.applyFirings(firings, rows, rowLabels, rowKeys);
+      return;
+    }
     // Float32 rows that start on 8-byte boundaries (even d_sae, aligned acts, as the encoder's are)
     // are also read as doubles, skipping zeros eight floats at a time (see scanFloat32Pairs).
     const pairs = acts instanceof Float32Array && dSae % 2 === 0 && acts.length > 0 && acts.byteOffset % 8 === 0
@@ -478,6 +492,19 @@ class FiringBuffer {
       this.scanRange(acts, base, i, i + 8, r);
     }
     this.scanRange(acts, base, whole, dSae, r);
+  }
+
+  /** Appends FiringScanner.scan's records (row, feature, activation), in their order. */
+  appendRecords(records: { count: number; ints: Int32Array; floats: Float32Array }): void {
+    const { row, feature, act } = this;
+    const { count, ints, floats } = records;
+    let k = this.size;
+    for (let i = 0; i < count * 3; i += 3, k++) {
+      row[k] = ints[i];
+      feature[k] = ints[i + 1];
+      act[k] = floats[i + 2];
+    }
+    this.size = k;
   }
 
   /** Appends row `r`'s firings among features [from, to), value by value. */

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { checkProvider } from '../model/execution-provider.js';
 import { FeatureSummary } from './feature-summary.js';
+import { FiringScanner } from './firing-scan-wasm.js';
 import type { LaneFromThread, LaneToThread, SummariserLaneOptions } from './summariser-pool.js';
 import { encodeSummary } from './summary-codec.js';
 
@@ -15,7 +16,12 @@ const port = parentPort!;
 const options = workerData as SummariserLaneOptions;
 const summary = new FeatureSummary(options.summary);
 let session: ort.InferenceSession | undefined;
-/** The encoder's output, reused by every batch (grown to the largest). */
+/**
+ * The encoder's output goes into the scanner's WebAssembly memory, where add() finds the firings
+ * 16 values at a time; without WebAssembly SIMD, into `acts` (reused by every batch, grown to the
+ * largest) and add() scans it in JavaScript.
+ */
+const scanner = FiringScanner.create();
 let acts = new Float32Array(0);
 
 const errorOf = (e: unknown) => (e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) });
@@ -38,8 +44,8 @@ port.on('message', (msg: LaneToThread) => {
       const { x, rows, provenance } = msg;
       const { dIn } = options;
       const { dSae } = summary;
-      if (acts.length < rows * dSae) acts = new Float32Array(rows * dSae);
-      const out = acts.subarray(0, rows * dSae);
+      if (!scanner && acts.length < rows * dSae) acts = new Float32Array(rows * dSae);
+      const out = scanner ? scanner.buffer(rows * dSae) : acts.subarray(0, rows * dSae);
       const t0 = performance.now();
       // Pre-allocated fetch: ORT writes the activations into our buffer.
       await session!.run(
@@ -47,7 +53,7 @@ port.on('message', (msg: LaneToThread) => {
         { [options.outputName]: new ort.Tensor('float32', out, [rows, dSae]) },
       );
       const t1 = performance.now();
-      summary.add(out, provenance);
+      summary.add(out, provenance, scanner);
       const t2 = performance.now();
       // x goes back for the pool to fill with a later batch.
       post({ type: 'done', id: msg.id, encodeSeconds: (t1 - t0) / 1000, addSeconds: (t2 - t1) / 1000, x }, [x.buffer as ArrayBuffer]);

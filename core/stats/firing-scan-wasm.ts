@@ -1,0 +1,198 @@
+// The firing scan of FeatureSummary.add in WebAssembly SIMD: finds the activations > 0 of rows of
+// float32 feature activations, 16 at a time. The scan reads every activation of every row (16 KB
+// per row at d_sae 4,096), and in JavaScript it was ~40% of add()'s time in a summariser lane; with
+// 128-bit loads it skips 16 zeros in a handful of instructions. Measured on the dev VM (d_sae
+// 4,096, L0 65): the scan 3.0 → 0.7 µs/row, add() 10.2–11.4 → 7.3–7.6 µs/row.
+//
+// The module is a few hundred bytes, assembled here (no toolchain at build time) and validated by
+// WebAssembly.validate when first used. It works on its own memory: callers put the activations
+// there (the summariser lane has ORT write its output straight into it, see FiringScanner.buffer),
+// and the firings come back there as (row i32, feature i32, act f32) records.
+//
+// Semantics match the JavaScript scan exactly: a value fires iff it is > 0 as a float32 (so not
+// 0, −0, NaN or negative; subnormals fire: WebAssembly does not flush them), rows in order and
+// features ascending within a row. A group of 16 is skipped when all its bits are zero (all +0);
+// otherwise f32x4.gt against zero gives a 16-bit mask of the values > 0, and each set bit, lowest
+// first, becomes a record. The last d_sae mod 16 values of a row are checked one by one.
+
+/** Bytes of one firing record: row (i32), feature (i32), activation (f32). */
+export const FIRING_RECORD_BYTES = 12;
+
+const I32 = 0x7f;
+const op = {
+  block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br: 0x0c, brIf: 0x0d, void: 0x40,
+  get: 0x20, set: 0x21, tee: 0x22, i32Const: 0x41, f32Const: 0x43,
+  f32Load: 0x2a, i32Store: 0x36, f32Store: 0x38,
+  i32Eqz: 0x45, i32LtU: 0x49, i32GeU: 0x4f, f32Gt: 0x5e, i32Ctz: 0x68,
+  i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32DivU: 0x6e, i32And: 0x71, i32Or: 0x72, i32Shl: 0x74, i32ShrU: 0x76,
+  simd: 0xfd, v128Load: 0x00, v128Const: 0x0c, v128Or: 0x50, v128AnyTrue: 0x53, f32x4Gt: 0x44, i32x4Bitmask: 0xa4,
+} as const;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const name = (s: string): number[] => [...uleb(s.length), ...Array.from(Buffer.from(s, 'utf8'))];
+
+// scan(p, end, dSae, out, row0) → firings: rows of dSae float32 from byte p up to byte end;
+// records from byte `out`; row numbers start at row0.
+const P = 0, END = 1, DSAE = 2, OUT = 3, ROW = 4;
+const K = 5, ROW_END = 6, VEC_END = 7, Q = 8, J = 9, M = 10; // locals
+
+const get = (l: number) => [op.get, l];
+const set = (l: number) => [op.set, l];
+const i32 = (n: number) => [op.i32Const, ...sleb(n)];
+const v128Load = (offset: number) => [op.simd, ...uleb(op.v128Load), 4, ...uleb(offset)];
+const simd = (code: number) => [op.simd, ...uleb(code)];
+/** Bits of the 4 floats at Q + offset that are > 0 (f32x4.gt against zero, then its lane bitmask), shifted left by `shift`. */
+const positives = (offset: number, shift: number) => [
+  ...get(Q), ...v128Load(offset), ...simd(op.v128Const), ...new Array(16).fill(0), ...simd(op.f32x4Gt), ...simd(op.i32x4Bitmask),
+  ...(shift ? [...i32(shift), op.i32Shl] : []),
+];
+/** Appends (ROW, (J − P) / 4, the float at J) at K. */
+const append = [
+  ...get(K), ...get(ROW), op.i32Store, 2, 0,
+  ...get(K), ...get(J), ...get(P), op.i32Sub, ...i32(2), op.i32ShrU, op.i32Store, 2, 4,
+  ...get(K), ...get(J), op.f32Load, 2, 0, op.f32Store, 2, 8,
+  ...get(K), ...i32(FIRING_RECORD_BYTES), op.i32Add, ...set(K),
+];
+
+/** Checks the value at byte J (the tail of a row); on > 0 appends it. Moves J on. */
+const checkOne = [
+  ...get(J), op.f32Load, 2, 0, op.f32Const, 0, 0, 0, 0, op.f32Gt,
+  op.if, op.void, ...append, op.end,
+  ...get(J), ...i32(4), op.i32Add, ...set(J),
+];
+
+const body = [
+  ...get(OUT), ...set(K),
+  op.block, op.void, op.loop, op.void, // rows
+  ...get(P), ...get(END), op.i32GeU, op.brIf, 1,
+  ...get(P), ...get(DSAE), ...i32(4), op.i32Mul, op.i32Add, ...set(ROW_END),
+  ...get(P), ...get(DSAE), ...i32(-16), op.i32And, ...i32(4), op.i32Mul, op.i32Add, ...set(VEC_END),
+  ...get(P), ...set(Q),
+  op.block, op.void, op.loop, op.void, // groups of 16
+  ...get(Q), ...get(VEC_END), op.i32GeU, op.brIf, 1,
+  ...get(Q), ...v128Load(0), ...get(Q), ...v128Load(16), op.simd, ...uleb(op.v128Or),
+  ...get(Q), ...v128Load(32), ...get(Q), ...v128Load(48), op.simd, ...uleb(op.v128Or),
+  op.simd, ...uleb(op.v128Or), op.simd, ...uleb(op.v128AnyTrue),
+  op.if, op.void,
+  // Not all +0: a 16-bit mask of the values > 0, then one record per set bit, lowest first.
+  ...positives(0, 0), ...positives(16, 4), op.i32Or, ...positives(32, 8), op.i32Or, ...positives(48, 12), op.i32Or, ...set(M),
+  op.block, op.void, op.loop, op.void,
+  ...get(M), op.i32Eqz, op.brIf, 1,
+  ...get(Q), ...get(M), op.i32Ctz, ...i32(2), op.i32Shl, op.i32Add, ...set(J),
+  ...append,
+  ...get(M), ...get(M), ...i32(1), op.i32Sub, op.i32And, ...set(M),
+  op.br, 0,
+  op.end, op.end,
+  op.end,
+  ...get(Q), ...i32(64), op.i32Add, ...set(Q),
+  op.br, 0,
+  op.end, op.end,
+  // The last dSae mod 16 values, one by one.
+  ...get(VEC_END), ...set(J),
+  op.block, op.void, op.loop, op.void,
+  ...get(J), ...get(ROW_END), op.i32GeU, op.brIf, 1,
+  ...checkOne,
+  op.br, 0,
+  op.end, op.end,
+  ...get(ROW_END), ...set(P),
+  ...get(ROW), ...i32(1), op.i32Add, ...set(ROW),
+  op.br, 0,
+  op.end, op.end,
+  ...get(K), ...get(OUT), op.i32Sub, ...i32(FIRING_RECORD_BYTES), op.i32DivU,
+  op.end,
+];
+
+function moduleBytes(): Uint8Array {
+  const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])]]));
+  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 1]]));
+  const functions = section(3, vec([[0]]));
+  const exports = section(7, vec([[...name('scan'), 0x00, 0]]));
+  const locals = vec([[6, I32]]);
+  const code = section(10, vec([[...uleb(locals.length + body.length), ...locals, ...body]]));
+  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...functions, ...exports, ...code]);
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled module, or null where WebAssembly SIMD is not available (the JavaScript scan is used). */
+export function firingScanModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    const bytes = moduleBytes();
+    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  return compiled;
+}
+
+const PAGE = 65536;
+
+/**
+ * A memory holding one batch of activations and room for its firings, and the scan over it.
+ * buffer() hands out the activation area (valid until the next buffer() call, which may move it);
+ * scan() reads rows from it.
+ */
+export class FiringScanner {
+  private readonly memory: WebAssembly.Memory;
+  private readonly run: (p: number, end: number, dSae: number, out: number, row0: number) => number;
+  private actsBytes = 0;
+
+  private constructor(module: WebAssembly.Module) {
+    this.memory = new WebAssembly.Memory({ initial: 1 });
+    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.run = instance.exports.scan as FiringScanner['run'];
+  }
+
+  /** A scanner, or undefined where WebAssembly SIMD is not available. */
+  static create(): FiringScanner | undefined {
+    const module = firingScanModule();
+    return module ? new FiringScanner(module) : undefined;
+  }
+
+  /**
+   * A Float32Array of `length` activations in the scanner's memory, for ORT to write into. Room
+   * for as many firings is kept after it (every value could fire).
+   */
+  buffer(length: number): Float32Array {
+    const need = length * 4 * (1 + FIRING_RECORD_BYTES / 4);
+    if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
+    this.actsBytes = length * 4;
+    return new Float32Array(this.memory.buffer, 0, length);
+  }
+
+  /** Whether `acts` is the scanner's current buffer (or a view of its start). */
+  holds(acts: Float32Array): boolean {
+    return acts.buffer === this.memory.buffer && acts.byteOffset === 0 && acts.byteLength <= this.actsBytes;
+  }
+
+  /**
+   * The firings of rows [from, to) of the buffer's [rows × dSae] activations, row numbers from
+   * `from`: counts and views of the records (valid until the next scan or buffer call).
+   */
+  scan(dSae: number, from: number, to: number): { count: number; ints: Int32Array; floats: Float32Array } {
+    const out = this.actsBytes;
+    const count = this.run(from * dSae * 4, to * dSae * 4, dSae, out, from);
+    const words = (count * FIRING_RECORD_BYTES) / 4;
+    return { count, ints: new Int32Array(this.memory.buffer, out, words), floats: new Float32Array(this.memory.buffer, out, words) };
+  }
+}
