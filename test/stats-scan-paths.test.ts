@@ -55,8 +55,11 @@ describe('feature summary: float32 scan paths', () => {
 describe('feature summary: the WebAssembly scan', () => {
   const scanner = FiringScanner.create();
 
-  it('is available here (Node 20 has WebAssembly SIMD)', () => {
+  it('is available here (Node 20 has WebAssembly SIMD); it holds at most 2 GiB of activations and records', () => {
     assert.ok(scanner, 'FiringScanner.create() gave none: the summariser lanes would fall back to the JavaScript scan');
+    assert.equal(scanner.fits(2 ** 27), true);
+    assert.equal(scanner.fits(2 ** 27 + 1), false);
+    assert.throws(() => scanner.buffer(2 ** 27 + 1), (e: Error) => e instanceof RangeError && /134217729 activations need more than a scanner's 2147483648 bytes/.test(e.message));
   });
 
   for (const dSae of [8, 9, 16, 17, 38, 64, 70, 4099]) {

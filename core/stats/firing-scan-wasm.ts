@@ -146,6 +146,8 @@ export function firingScanModule(): WebAssembly.Module | null {
 }
 
 const PAGE = 65536;
+/** Most memory a scanner takes (activations and records), well inside WebAssembly's 4 GiB. */
+const MAX_SCANNER_BYTES = 2 ** 31;
 
 /**
  * A memory holding one batch of activations and room for its firings, and the scan over it.
@@ -169,12 +171,19 @@ export class FiringScanner {
     return module ? new FiringScanner(module) : undefined;
   }
 
+  /** Whether buffer(length) can be had: activations and records within 2 GiB. */
+  fits(length: number): boolean {
+    return length * (4 + FIRING_RECORD_BYTES) <= MAX_SCANNER_BYTES;
+  }
+
   /**
    * A Float32Array of `length` activations in the scanner's memory, for ORT to write into. Room
-   * for as many firings is kept after it (every value could fire).
+   * for as many firings is kept after it (every value could fire); pages never written to stay
+   * unused. Throws RangeError unless fits(length).
    */
   buffer(length: number): Float32Array {
-    const need = length * 4 * (1 + FIRING_RECORD_BYTES / 4);
+    if (!this.fits(length)) throw new RangeError(`${length} activations need more than a scanner's ${MAX_SCANNER_BYTES} bytes`);
+    const need = length * (4 + FIRING_RECORD_BYTES);
     if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
     this.actsBytes = length * 4;
     return new Float32Array(this.memory.buffer, 0, length);

@@ -18,8 +18,8 @@ const summary = new FeatureSummary(options.summary);
 let session: ort.InferenceSession | undefined;
 /**
  * The encoder's output goes into the scanner's WebAssembly memory, where add() finds the firings
- * 16 values at a time; without WebAssembly SIMD, into `acts` (reused by every batch, grown to the
- * largest) and add() scans it in JavaScript.
+ * 16 values at a time; without WebAssembly SIMD (or for a batch beyond the scanner's 2 GiB), into
+ * `acts` (reused by every batch, grown to the largest) and add() scans it in JavaScript.
  */
 const scanner = FiringScanner.create();
 let acts = new Float32Array(0);
@@ -44,8 +44,10 @@ port.on('message', (msg: LaneToThread) => {
       const { x, rows, provenance } = msg;
       const { dIn } = options;
       const { dSae } = summary;
-      if (!scanner && acts.length < rows * dSae) acts = new Float32Array(rows * dSae);
-      const out = scanner ? scanner.buffer(rows * dSae) : acts.subarray(0, rows * dSae);
+      // A batch too large for the scanner's memory (encodeBatchRows far above the default) is scanned in JavaScript.
+      const inScanner = scanner?.fits(rows * dSae) ? scanner : undefined;
+      if (!inScanner && acts.length < rows * dSae) acts = new Float32Array(rows * dSae);
+      const out = inScanner ? inScanner.buffer(rows * dSae) : acts.subarray(0, rows * dSae);
       const t0 = performance.now();
       // Pre-allocated fetch: ORT writes the activations into our buffer.
       await session!.run(
@@ -53,7 +55,7 @@ port.on('message', (msg: LaneToThread) => {
         { [options.outputName]: new ort.Tensor('float32', out, [rows, dSae]) },
       );
       const t1 = performance.now();
-      summary.add(out, provenance, scanner);
+      summary.add(out, provenance, inScanner);
       const t2 = performance.now();
       // x goes back for the pool to fill with a later batch.
       post({ type: 'done', id: msg.id, encodeSeconds: (t1 - t0) / 1000, addSeconds: (t2 - t1) / 1000, x }, [x.buffer as ArrayBuffer]);
