@@ -91,7 +91,7 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
           ...(task.summariseThreads !== undefined && { lanes: task.summariseThreads }),
           ...(task.executionProvider !== undefined && { executionProvider: task.executionProvider }),
         });
-        let summary: FeatureSummary;
+        let merged: { bytes: Uint8Array; tokens: number };
         try {
           // Lanes (worker threads) encode and summarise batches while this thread reads the next part.
           await summariseParts({
@@ -106,13 +106,14 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
               beat();
             },
           });
-          summary = await pool.finish();
+          // Merged and encoded in a lane: this thread only stores the bytes.
+          merged = await pool.finish();
         } finally {
           await pool.close();
         }
         const key = layout.statsPartialKey(task.trainingId, 0, task.index);
-        await store.put(layout.bucket, key, encodeSummary(summary), { contentType: 'application/octet-stream', signal });
-        return { key, tokens: summary.tokens, parts: partKeys.length };
+        await store.put(layout.bucket, key, merged.bytes, { contentType: 'application/octet-stream', signal });
+        return { key, tokens: merged.tokens, parts: partKeys.length };
       });
     },
 

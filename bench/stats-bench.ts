@@ -4,10 +4,9 @@
 //   npm run bench:stats  [-- --d-in 512 --d-sae 4096 --parts 8 --rows 32768 --l0 64 --labels 4
 //                            --batch 1024 --repeats 5 --lanes N --threads N --per-lane 2]
 //
-//   (a) encode-only, lanes: the dictionary's encoder.onnx in as many encoder threads
-//       (openEncoderWorker) as the statistics side has lanes, with the same ORT threads each, batches
-//       dealt round-robin, over every row of the parts, pre-decoded; results discarded (their
-//       buffers handed back), `per-lane` batches queued per thread so no session waits. Nothing else.
+//   (a) encode-only, lanes: the summariser lanes of (b) with `encodeOnly` (the add skipped), over
+//       every row of the parts, pre-decoded, batches dealt as (b) deals them. Nothing else: so (b)
+//       against (a) is exactly what the statistics cost on top of the encoding.
 //   (a') encode-only, one session: one encoder thread with onnxruntime's default threads (one per
 //       core), two batches queued: the other way to spend the cores on encoding.
 //   (b) statistics: summariseParts() into a summariser pool, what the summarisePart activity runs:
@@ -34,8 +33,8 @@
 //   --labels N          distinct row labels, as the demo's genres (default 4; 0 for none)
 //   --batch N           rows per encoder call (default: the stage's, defaultEncodeBatchRows(d_sae): 1024 at d_sae 4096)
 //   --repeats N         timed rounds (default 5)
-//   --lanes N           summariser lanes, and encoder threads of (a) (default: the stage's, defaultSummariserLanes)
-//   --threads N         ORT intra-op threads per lane and per thread of (a) (default: the stage's, 1 with several lanes)
+//   --lanes N           summariser lanes of (a) and (b) (default: the stage's, defaultSummariserLanes)
+//   --threads N         ORT intra-op threads per lane (default: the stage's, 1 with several lanes)
 //   --per-lane N        batches outstanding per lane (default: the stage's, 2)
 //   --seed N            data and dictionary seed (default 1)
 import { readFileSync } from 'node:fs';
@@ -48,10 +47,11 @@ import { buildSaeEncoderModel, ENCODER_INPUT, ENCODER_OUTPUTS } from '../core/sa
 import { initSaeWeights } from '../core/sae/sae-init.js';
 import type { SaeWeights } from '../core/sae/sae-weights.js';
 import { syntheticActivations } from '../core/sae/synthetic-activations.js';
-import { openEncoderWorker, type EncodedBatch, type EncoderWorker } from '../core/stats/encoder-worker.js';
+import { openEncoderWorker, type EncodedBatch } from '../core/stats/encoder-worker.js';
 import type { FeatureSummary } from '../core/stats/feature-summary.js';
 import { DEFAULT_PER_LANE, defaultEncodeBatchRows, summariseParts } from '../core/stats/summarise-parts.js';
-import { defaultSummariserLanes, openSummariserPool } from '../core/stats/summariser-pool.js';
+import { defaultSummariserLanes, openSummariserPool, type LaneBatchResult } from '../core/stats/summariser-pool.js';
+import { decodeSummary } from '../core/stats/summary-codec.js';
 import { fixed, int, intFlag, median, printTable, verdict } from './bench-table.js';
 
 const TARGET_RATIO = 0.8;
@@ -186,21 +186,48 @@ function mainThreadCpuSeconds(): number {
 }
 
 /**
- * Encode-only: every row through `threads` encoder threads (batch i to thread i mod threads),
- * `perThread` batches queued in each, results dropped (their buffers handed back, as a lane reuses
- * its activation buffer).
+ * (a) Encode-only in lanes: the summariser pool with encodeOnly, exactly the lanes of (b) with the
+ * add skipped, fed the pre-decoded rows (batch i to lane i mod lanes, perLane outstanding each).
  */
-async function encodeOnly(f: Flags, model: Uint8Array, decoded: Float32Array[], threads: number, intraOpThreads: number, perThread: number): Promise<Side> {
-  const encoders: EncoderWorker[] = [];
+async function encodeOnlyLanes(f: Flags, model: Uint8Array, decoded: Float32Array[]): Promise<Side> {
+  const pool = await openSummariserPool({ model, dIn: f.dIn, summary: { dSae: f.dSae }, lanes: f.lanes, intraOpThreads: f.threads, encodeOnly: true });
   try {
-    for (let i = 0; i < threads; i++) encoders.push(await openEncoderWorker({ model, dIn: f.dIn, intraOpThreads }));
-    const queue: { encoder: EncoderWorker; result: Promise<EncodedBatch> }[] = [];
+    const queue: Promise<LaneBatchResult>[] = [];
+    const ids = new Int32Array(f.batch);
     let rows = 0;
     let encodeSeconds = 0;
     let sent = 0;
+    const take = async () => void (encodeSeconds += (await queue.shift()!).encodeSeconds);
+    const cpu0 = mainThreadCpuSeconds();
+    const t0 = performance.now();
+    for (const values of decoded) {
+      const n = values.length / f.dIn;
+      for (let start = 0; start < n; start += f.batch) {
+        const k = Math.min(f.batch, n - start);
+        if (queue.length >= f.perLane * pool.lanes) await take();
+        const x = pool.inputBuffer(k * f.dIn);
+        x.set(values.subarray(start * f.dIn, (start + k) * f.dIn));
+        const none = ids.subarray(0, k);
+        queue.push(pool.summarise(sent++ % pool.lanes, x, k, { shard: 0, doc: none, context: none, position: none, token: none }));
+        rows += k;
+      }
+    }
+    while (queue.length) await take();
+    return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, addSeconds: 0, mainCpu: mainThreadCpuSeconds() - cpu0 };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** (a') Encode-only in one encoder thread with onnxruntime's threads, two batches queued, results dropped (their buffers handed back). */
+async function encodeOnlyOneSession(f: Flags, model: Uint8Array, decoded: Float32Array[]): Promise<Side> {
+  const encoder = await openEncoderWorker({ model, dIn: f.dIn });
+  try {
+    const queue: Promise<EncodedBatch>[] = [];
+    let rows = 0;
+    let encodeSeconds = 0;
     const take = async () => {
-      const { encoder, result } = queue.shift()!;
-      const r = await result;
+      const r = await queue.shift()!;
       encodeSeconds += r.seconds;
       encoder.recycle(r.acts);
     };
@@ -210,16 +237,15 @@ async function encodeOnly(f: Flags, model: Uint8Array, decoded: Float32Array[], 
       const n = values.length / f.dIn;
       for (let start = 0; start < n; start += f.batch) {
         const k = Math.min(f.batch, n - start);
-        if (queue.length >= perThread * threads) await take();
-        const encoder = encoders[sent++ % threads];
-        queue.push({ encoder, result: encoder.encodeTimed(values.subarray(start * f.dIn, (start + k) * f.dIn), k) });
+        if (queue.length >= 2) await take();
+        queue.push(encoder.encodeTimed(values.subarray(start * f.dIn, (start + k) * f.dIn), k));
         rows += k;
       }
     }
     while (queue.length) await take();
     return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, addSeconds: 0, mainCpu: mainThreadCpuSeconds() - cpu0 };
   } finally {
-    await Promise.all(encoders.map((e) => e.close()));
+    await encoder.close();
   }
 }
 
@@ -245,9 +271,11 @@ async function statistics(f: Flags, model: Uint8Array, parts: Map<string, Uint8A
       dIn: f.dIn, dSae: f.dSae, batchRows: f.batch, perLane: f.perLane,
       onBatch: (e) => void (encodeSeconds += e.encodeSeconds),
     });
-    // The merge of the lanes' summaries is part of the stage's work: timed.
-    const summary = await pool.finish();
-    return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, addSeconds, mainCpu: mainThreadCpuSeconds() - cpu0, summary };
+    // The merge of the lanes' summaries and its encoding (for S3) are part of the stage's work: timed.
+    const { bytes } = await pool.finish();
+    const seconds = (performance.now() - t0) / 1000;
+    const mainCpu = mainThreadCpuSeconds() - cpu0;
+    return { seconds, rows, encodeSeconds, addSeconds, mainCpu, summary: decodeSummary(bytes) };
   } finally {
     await pool.close();
   }
@@ -267,7 +295,7 @@ async function main(): Promise<void> {
   console.log(`generated ${f.parts} parts (${fixed(bytes / 2 ** 20, 1)} MiB, read from memory by every side: no S3) and the dictionary in ${fixed((performance.now() - tGen) / 1000, 1)} s`);
   const ortThreads = (n: number) => (n === 0 ? "onnxruntime's default (one per core)" : String(n));
   console.log(`${cpus().length} CPUs; (b) ${f.lanes} lane(s), ORT threads per lane ${ortThreads(f.threads)}, ${f.perLane} batches per lane; ` +
-    `(a) ${f.lanes} encoder thread(s) alike; (a') one encoder thread, ${ortThreads(0)}`);
+    `(a) the same lanes, encoding only; (a') one encoder thread, ${ortThreads(0)}`);
 
   type Round = { a: Side; one: Side; b: Side; ratio: number };
   const rounds: Round[] = [];
@@ -275,8 +303,8 @@ async function main(): Promise<void> {
   for (let i = 0; i <= f.repeats; i++) {
     // Rotate which side goes first, so a drift in machine speed does not favour one.
     const sides = [
-      async () => ({ a: await encodeOnly(f, model, decoded, f.lanes, f.threads, f.perLane) }),
-      async () => ({ one: await encodeOnly(f, model, decoded, 1, 0, 2) }),
+      async () => ({ a: await encodeOnlyLanes(f, model, decoded) }),
+      async () => ({ one: await encodeOnlyOneSession(f, model, decoded) }),
       async () => ({ b: await statistics(f, model, parts) }),
     ];
     const got: Partial<{ a: Side; one: Side; b: Side & { summary: FeatureSummary } }> = {};

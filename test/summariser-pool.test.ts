@@ -1,8 +1,9 @@
 // The summariser pool: real lanes (worker threads, each with encoder.onnx in ORT and its own
 // FeatureSummary). With 1, 2 or 3 lanes, summariseParts into the pool gives exactly the reference
-// encoder's one-pass summary; the lanes' times come back; a lane's error rejects its batch by name
-// and the pool stays usable; closing fails what is outstanding; the inputs move to the lanes and
-// the caller's row columns stay. Also the lanes' execution provider (named, missing here, unknown)
+// encoder's one-pass summary (merged and encoded in lane 0); the lanes' times come back; a lane's
+// error rejects its batch by name and the pool stays usable; nothing follows finish(); closing
+// fails what is outstanding; the inputs move to the lanes and the caller's row columns stay; a
+// finished pool's threads wait, warm, for the next pool, which starts from nothing of the last. Also the lanes' execution provider (named, missing here, unknown)
 // and the default number of lanes.
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
@@ -16,8 +17,8 @@ import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
 import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
 import { encodeRows, FeatureSummary } from '../core/stats/feature-summary.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
-import { defaultSummariserLanes, LANE_SUMMARIES_BYTES, openSummariserPool, summaryBytes } from '../core/stats/summariser-pool.js';
-import { encodeSummary } from '../core/stats/summary-codec.js';
+import { defaultSummariserLanes, idleSummariserThreads, LANE_SUMMARIES_BYTES, openSummariserPool, summaryBytes } from '../core/stats/summariser-pool.js';
+import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
 import { quietLog } from './test-support.js';
 import { summaryViews } from './summary-views.js';
 
@@ -75,8 +76,9 @@ describe('summariser pool', () => {
           onBatch: (e) => seconds.push(e.encodeSeconds),
         });
         assert.deepEqual(result, { parts: 5, rows: 176 });
-        const summary = await pool.finish();
-        assert.deepEqual(summaryViews(summary), summaryViews(await onePass(parts, w)));
+        const { bytes, tokens } = await pool.finish();
+        assert.equal(tokens, 176);
+        assert.deepEqual(summaryViews(decodeSummary(bytes)), summaryViews(await onePass(parts, w)));
         assert.equal(seconds.length, 5 + 0 + 3 + 4 + 1);
         assert.ok(seconds.every((s) => s > 0 && s < 10), `session seconds per batch: ${seconds.join(', ')}`);
       } finally {
@@ -85,7 +87,7 @@ describe('summariser pool', () => {
     });
   }
 
-  it('inputs move to the lane, the row columns are copied; a bad batch fails by name and the pool goes on; close fails what is outstanding', async () => {
+  it('inputs move to the lane, the row columns are copied; a bad batch fails by name and the pool goes on; nothing follows finish', async () => {
     const pool = await openSummariserPool({ model, dIn: D_IN, summary: options, lanes: 2 });
     try {
       const rng = new SeededRandom(3);
@@ -102,14 +104,57 @@ describe('summariser pool', () => {
         (e: Error) => e.name === 'RangeError' && /acts has 24 values but 1 rows/.test(e.message));
       await assert.rejects(pool.summarise(2, pool.inputBuffer(D_IN), 1, { shard: 0, doc: [1], context: [1], position: [1], token: [1] }), /lane 2 is outside \[0, 2\)/);
       await assert.rejects(pool.summarise(0, new Float32Array(D_IN - 1), 1, { shard: 0, doc: [1], context: [1], position: [1], token: [1] }), /x has 7 values, 1 rows × d_in 8 need 8/);
-      const summary = await pool.finish();
+      const summary = decodeSummary((await pool.finish()).bytes);
       const want = new FeatureSummary(options);
       want.add(encodeRows(w, inputs), { shard: 0, doc, context: doc, position: [1, 2, 3, 4], token: doc });
       assert.deepEqual(summaryViews(summary), summaryViews(want));
+      // The lanes are gone after finish: nothing more is taken, and close() is quiet.
+      await assert.rejects(pool.summarise(0, pool.inputBuffer(D_IN), 1, { shard: 0, doc: [5], context: [5], position: [5], token: [5] }), /no batch can follow finish\(\)/);
+      await assert.rejects(pool.finish(), /finish\(\) is called once/);
+      await pool.close();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a finished pool leaves its threads warm and idle; the next pool takes them, with nothing of the last one', async () => {
+    const run = async (parts: Map<string, Uint8Array>, opts: typeof options) => {
+      const before = idleSummariserThreads();
+      const pool = await openSummariserPool({ model, dIn: D_IN, summary: opts, lanes: 2 });
+      const left = idleSummariserThreads();
+      assert.equal(left, before - Math.min(2, before), 'idle threads are taken first');
+      try {
+        await summariseParts({ partKeys: [...parts.keys()], fetchPart: async (key) => parts.get(key)!, summariser: pool, dIn: D_IN, dSae: D_SAE, batchRows: 8 });
+        return decodeSummary((await pool.finish()).bytes);
+      } finally {
+        await pool.close();
+        // Both handed back, up to one idle thread per core.
+        assert.equal(idleSummariserThreads(), Math.min(left + 2, availableParallelism()));
+      }
+    };
+    const first = makeParts([50, 20]);
+    await run(first, options);
+    assert.ok(idleSummariserThreads() >= Math.min(2, availableParallelism()));
+    // Other parts and other settings: the summary is of these parts alone, with these settings.
+    const second = new Map([...makeParts([9, 31, 3])].map(([k, v]) => [`second-${k}`, v] as const));
+    const other = { dSae: D_SAE, topK: 2, reservoirPerBucket: 1 };
+    const got = await run(second, other);
+    const want = new FeatureSummary(other);
+    for (const bytes of second.values()) {
+      const { meta, cols } = await readActivationPart(bytes);
+      want.add(encodeRows(w, cols.values), { shard: meta.shard, ...cols });
+    }
+    assert.deepEqual(summaryViews(got), summaryViews(want));
+  });
+
+  it('close() fails the batches still outstanding', async () => {
+    const pool = await openSummariserPool({ model, dIn: D_IN, summary: options, lanes: 1 });
+    try {
       const late = pool.summarise(0, pool.inputBuffer(D_IN), 1, { shard: 0, doc: [5], context: [5], position: [5], token: [5] });
       const refused = assert.rejects(late, /summariser pool closed/);
       await pool.close();
       await refused;
+      await assert.rejects(pool.finish(), /summariser pool closed/);
     } finally {
       await pool.close();
     }
@@ -138,7 +183,7 @@ describe('summariser pool: execution provider', () => {
       const pool = await openSummariserPool({ model, dIn: D_IN, summary: { dSae: D_SAE }, lanes: 2, ...(executionProvider && { executionProvider }) });
       try {
         await summariseParts({ partKeys: [...parts.keys()], fetchPart: async (key) => parts.get(key)!, summariser: pool, dIn: D_IN, dSae: D_SAE, batchRows: 8 });
-        return encodeSummary(await pool.finish());
+        return (await pool.finish()).bytes;
       } finally {
         await pool.close();
       }

@@ -2,7 +2,11 @@
 // with its own ORT session of the dictionary's encoder and its own FeatureSummary. A batch sent to
 // a lane is encoded and added there, so the per-firing work runs on as many cores as there are
 // lanes instead of all on the main thread, and the [rows × d_sae] activations never cross threads.
-// finish() merges the lanes' summaries, in lane order, into one.
+// finish() merges the lanes' summaries, in lane order, into one, in lane 0: the other lanes hand
+// theirs over (summary-codec bytes, moved, not copied), and lane 0 returns the merged
+// summary encoded as it is stored. So the main thread never holds a summary, and a one-lane pool
+// (the default for wide dictionaries) peaks at the summary plus its encoding, as a summary built
+// on the main thread and encoded for S3 would.
 //
 // Why lanes: with one encoder thread and FeatureSummary.add on the main thread, the main thread
 // needs ~12–14 µs of CPU per row at d_sae 4,096 (bench:stats "main µs/row"), which caps a worker
@@ -15,7 +19,6 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ENCODER_INPUT, ENCODER_OUTPUTS } from '../sae/sae-encoder-model.js';
 import { FeatureSummary, type FeatureSummaryOptions, type RowProvenance } from './feature-summary.js';
-import { decodeSummary } from './summary-codec.js';
 
 export interface SummariserLaneOptions {
   /** encoder.onnx bytes (x [batch × d_in] → feature_acts [batch × d_sae]). */
@@ -29,6 +32,8 @@ export interface SummariserLaneOptions {
   intraOpThreads: number;
   /** onnxruntime execution provider: 'cpu' (default), 'cuda', … (checked when the session opens). */
   executionProvider?: string;
+  /** Encode and skip the summary (bench:stats' baseline: the lanes' cost without the statistics). */
+  encodeOnly?: boolean;
 }
 
 /** Provenance as it crosses to a lane: copies of the batch's row columns, moved there. */
@@ -36,14 +41,19 @@ type LaneProvenance = RowProvenance & { doc: Int32Array; context: Int32Array; po
 
 export type LaneToThread =
   | { type: 'batch'; id: number; x: Float32Array; rows: number; provenance: LaneProvenance }
-  | { type: 'finish' }
+  /** Opens the lane: an encoder session and an empty summary (a thread serves one pool at a time). */
+  | { type: 'open'; options: SummariserLaneOptions }
+  /** The pool's last message: merge these raw summaries (in order) into the lane's, encode, send, and go idle. */
+  | { type: 'finish'; merge: Uint8Array[]; gzip: boolean }
+  /** Ends the thread (after the message in hand). */
   | { type: 'close' };
 export type LaneFromThread =
   | { type: 'ready' }
   | { type: 'open-error'; error: { name: string; message: string } }
   | { type: 'done'; id: number; encodeSeconds: number; addSeconds: number; x: Float32Array }
   | { type: 'error'; id: number; error: { name: string; message: string } }
-  | { type: 'summary'; bytes: Uint8Array };
+  | { type: 'summary'; bytes: Uint8Array; tokens: number }
+  | { type: 'finish-error'; error: { name: string; message: string } };
 
 export interface LaneBatchResult {
   /** Seconds session.run() took in the lane. */
@@ -68,8 +78,12 @@ export interface BatchSummariser {
 }
 
 export interface SummariserPool extends BatchSummariser {
-  /** The lanes' summaries merged, in lane order; once, after the last batch has been summarised. */
-  finish(): Promise<FeatureSummary>;
+  /**
+   * The lanes' summaries merged, in lane order, as encodeSummary stores it (decodeSummary reads
+   * it), and its token count; once, after the last batch has been summarised. The lanes are gone
+   * afterwards.
+   */
+  finish(): Promise<{ bytes: Uint8Array; tokens: number }>;
   close(): Promise<void>;
 }
 
@@ -82,6 +96,11 @@ export interface SummariserPoolOptions {
   /** ORT intra-op threads per lane. Default 1 with several lanes, onnxruntime's default (one per core) with one. */
   intraOpThreads?: number;
   executionProvider?: string;
+  /**
+   * Encode every batch and add nothing (the summary stays empty): for bench:stats, which measures
+   * the statistics against exactly this, the same lanes doing only the encoding.
+   */
+  encodeOnly?: boolean;
 }
 
 /**
@@ -103,9 +122,55 @@ export function defaultSummariserLanes(summary: FeatureSummaryOptions): number {
 
 const rebuild = (e: { name: string; message: string }): Error => Object.assign(new Error(e.message), { name: e.name });
 
+/**
+ * Lane threads a finished pool handed back, kept for the next pool for IDLE_LANE_MS: a fresh
+ * thread compiles FeatureSummary.add anew, which costs a lane ~0.25 s of its first ~10k rows (add
+ * ran at ~30 µs/row before settling near 10), and a worker runs one summarise activity after
+ * another. Idle threads hold no session and no summary, and do not keep the process alive.
+ */
+const idleThreads = new Map<Worker, { timer: NodeJS.Timeout; onExit: () => void }>();
+export const IDLE_LANE_MS = 30_000;
+
+function takeThread(): Worker {
+  for (const [worker, idle] of idleThreads) {
+    idleThreads.delete(worker);
+    clearTimeout(idle.timer);
+    worker.off('exit', idle.onExit);
+    worker.ref();
+    return worker;
+  }
+  return new Worker(new URL('./summariser-thread.js', import.meta.url));
+}
+
+function giveBack(worker: Worker): void {
+  if (idleThreads.size >= availableParallelism()) {
+    worker.postMessage({ type: 'close' } satisfies LaneToThread);
+    return;
+  }
+  const onExit = () => idleThreads.delete(worker);
+  const timer = setTimeout(() => {
+    idleThreads.delete(worker);
+    worker.postMessage({ type: 'close' } satisfies LaneToThread);
+  }, IDLE_LANE_MS);
+  timer.unref();
+  worker.once('exit', onExit);
+  worker.unref();
+  idleThreads.set(worker, { timer, onExit });
+}
+
+/** Idle lane threads kept warm now (for tests and diagnostics). */
+export function idleSummariserThreads(): number {
+  return idleThreads.size;
+}
+
 interface Lane {
   worker: Worker;
+  /** Resolves when the thread exits while this pool holds it. */
   exited: Promise<void>;
+  /** Removes this pool's listeners from the thread. */
+  detach(): void;
+  /** Handed back after its summary (no longer this pool's). */
+  returned: boolean;
 }
 
 export async function openSummariserPool(o: SummariserPoolOptions): Promise<SummariserPool> {
@@ -115,9 +180,11 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
     model: o.model, dIn: o.dIn, inputName: ENCODER_INPUT, outputName: ENCODER_OUTPUTS.acts, summary: o.summary,
     intraOpThreads: o.intraOpThreads ?? (lanes > 1 ? 1 : 0),
     ...(o.executionProvider !== undefined && { executionProvider: o.executionProvider }),
+    ...(o.encodeOnly && { encodeOnly: true }),
   };
   const pending = new Map<number, { resolve(r: LaneBatchResult): void; reject(e: Error): void }>();
-  const summaries = new Map<number, (bytes: Uint8Array) => void>();
+  const summaries = new Map<number, { resolve(s: { bytes: Uint8Array; tokens: number }): void; reject(e: Error): void }>();
+  let finishing = false;
   const spare: ArrayBuffer[] = [];
   let nextId = 0;
   let dead: Error | undefined;
@@ -128,16 +195,35 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
     pending.clear();
   };
 
-  const opened: Lane[] = [];
+  const held: Lane[] = [];
   const open = (index: number) => new Promise<Lane>((resolve, reject) => {
-    const worker = new Worker(new URL('./summariser-thread.js', import.meta.url), { workerData: laneOptions });
-    const lane: Lane = { worker, exited: new Promise<void>((r) => worker.once('exit', () => r())) };
-    opened.push(lane);
-    worker.on('message', (msg: LaneFromThread) => {
+    const worker = takeThread();
+    let exitedNow: () => void = () => undefined;
+    const lane: Lane = {
+      worker, returned: false, exited: new Promise<void>((r) => (exitedNow = r)),
+      detach: () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      },
+    };
+    held.push(lane);
+    const crashed = (e: Error) => {
+      reject(e);
+      failAll(e);
+    };
+    function onMessage(msg: LaneFromThread) {
       if (msg.type === 'ready') resolve(lane);
       else if (msg.type === 'open-error') reject(rebuild(msg.error));
-      else if (msg.type === 'summary') summaries.get(index)?.(msg.bytes);
-      else {
+      else if (msg.type === 'summary') {
+        // Idle again (session released, summary dropped): warm for the next pool.
+        lane.detach();
+        lane.returned = true;
+        giveBack(worker);
+        summaries.get(index)?.resolve({ bytes: msg.bytes, tokens: msg.tokens });
+      } else if (msg.type === 'finish-error') {
+        summaries.get(index)?.reject(rebuild(msg.error));
+      } else {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
         if (msg.type === 'done') {
@@ -145,21 +231,28 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
           p?.resolve({ encodeSeconds: msg.encodeSeconds, addSeconds: msg.addSeconds });
         } else p?.reject(rebuild(msg.error));
       }
-    });
-    const crashed = (e: Error) => {
-      reject(e);
-      failAll(e);
-    };
-    worker.on('error', (e) => crashed(new Error(`summariser lane ${index} crashed: ${e.message}`, { cause: e })));
-    worker.on('exit', (code) => crashed(new Error(closing ? 'summariser pool closed' : `summariser lane ${index} exited (code ${code})`)));
+    }
+    function onError(e: Error) {
+      crashed(new Error(`summariser lane ${index} crashed: ${e.message}`, { cause: e }));
+    }
+    function onExit(code: number) {
+      exitedNow();
+      crashed(new Error(closing ? 'summariser pool closed' : `summariser lane ${index} exited (code ${code})`));
+    }
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage({ type: 'open', options: laneOptions } satisfies LaneToThread);
   });
 
   const close = () => {
     closing ??= (async () => {
       failAll(new Error('summariser pool closed'));
-      for (const { worker } of opened) worker.postMessage({ type: 'close' } satisfies LaneToThread);
-      const timer = setTimeout(() => opened.forEach(({ worker }) => void worker.terminate()), 30_000);
-      await Promise.all(opened.map((l) => l.exited));
+      // Lanes still held (an error, an abort, no finish): ended, after the batch in hand.
+      const ending = held.filter((l) => !l.returned);
+      for (const { worker } of ending) worker.postMessage({ type: 'close' } satisfies LaneToThread);
+      const timer = setTimeout(() => ending.forEach(({ worker }) => void worker.terminate()), 30_000);
+      await Promise.all(ending.map((l) => l.exited));
       clearTimeout(timer);
     })();
     return closing;
@@ -182,6 +275,7 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
     summarise(lane, x, rows, provenance) {
       if (dead) return Promise.reject(dead);
       if (closing) return Promise.reject(new Error('summariser pool closed'));
+      if (finishing) return Promise.reject(new Error('summariser pool finished: no batch can follow finish()'));
       if (!(Number.isInteger(lane) && lane >= 0 && lane < lanes)) return Promise.reject(new RangeError(`lane ${lane} is outside [0, ${lanes})`));
       if (x.length < rows * o.dIn) return Promise.reject(new RangeError(`x has ${x.length} values, ${rows} rows × d_in ${o.dIn} need ${rows * o.dIn}`));
       const id = nextId++;
@@ -198,15 +292,17 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
     },
     async finish() {
       if (dead) throw dead;
-      const parts = await Promise.all(threads.map((lane, i) => new Promise<Uint8Array>((resolve, reject) => {
-        summaries.set(i, resolve);
-        // A lane that dies before it answers fails the whole pool (failAll), which rejects here too.
-        lane.exited.then(() => reject(dead ?? new Error(`summariser lane ${i} exited`)));
-        lane.worker.postMessage({ type: 'finish' } satisfies LaneToThread);
-      })));
-      const merged = decodeSummary(parts[0]);
-      for (const bytes of parts.slice(1)) merged.mergeFrom(decodeSummary(bytes));
-      return merged;
+      if (closing) throw new Error('summariser pool closed');
+      if (finishing) throw new Error('summariser pool finished: finish() is called once');
+      finishing = true;
+      const summaryOf = (i: number, merge: Uint8Array[], gzip: boolean) => new Promise<{ bytes: Uint8Array; tokens: number }>((resolve, reject) => {
+        summaries.set(i, { resolve, reject });
+        // A lane that dies before it answers rejects here.
+        threads[i].exited.then(() => reject(dead ?? new Error(`summariser lane ${i} exited before sending its summary`)));
+        threads[i].worker.postMessage({ type: 'finish', merge, gzip } satisfies LaneToThread, merge.map((m) => m.buffer as ArrayBuffer));
+      });
+      const others = await Promise.all(threads.slice(1).map((_, k) => summaryOf(k + 1, [], false)));
+      return summaryOf(0, others.map((r) => r.bytes), true);
     },
     close,
   };
