@@ -126,7 +126,8 @@ const rebuild = (e: { name: string; message: string }): Error => Object.assign(n
  * Lane threads a finished pool handed back, kept for the next pool for IDLE_LANE_MS: a fresh
  * thread compiles FeatureSummary.add anew, which costs a lane ~0.25 s of its first ~10k rows (add
  * ran at ~30 µs/row before settling near 10), and a worker runs one summarise activity after
- * another. Idle threads hold no session and no summary, and do not keep the process alive.
+ * another. Idle threads hold no session and no summary, only their scanner's memory (one batch of
+ * activations: at most 64 MiB at the default batch size), and do not keep the process alive.
  */
 const idleThreads = new Map<Worker, { timer: NodeJS.Timeout; onExit: () => void }>();
 export const IDLE_LANE_MS = 30_000;
