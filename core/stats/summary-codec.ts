@@ -84,7 +84,9 @@ export function encodeSummary(summary: FeatureSummary, options: { gzip?: boolean
     offset += pad8(a.byteLength);
   }
   if (options.gzip === false) return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  return new Uint8Array(gzipSync(out, { level: 6 }));
+  // Level 1: a summarise activity ends with this, and each merge too. For a 4,096-feature summary
+  // (25.8 MiB raw) level 1 took 405 ms for 11.6 MiB, level 6 731 ms for 11.1 MiB.
+  return new Uint8Array(gzipSync(out, { level: 1 }));
 }
 
 export function decodeSummary(bytes: Uint8Array): FeatureSummary {
