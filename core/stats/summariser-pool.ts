@@ -10,11 +10,11 @@
 //
 // Why lanes: with one encoder thread and FeatureSummary.add on the main thread, the main thread
 // needs ~12–14 µs of CPU per row at d_sae 4,096 (bench:stats "main µs/row"), which caps a worker
-// process at ~75k rows/s however many cores or however fast a GPU it has. Lanes scale with cores.
+// process at ~70–80k rows/s however many cores or however fast a GPU it has. Lanes scale with cores.
 //
 // Which rows a lane sees changes nothing but the order of floating-point sums: summaries merge
 // exactly (counts, maxima, histograms, examples) in any grouping, and summariseParts sends batch
-// i to lane i mod lanes, so a given number of lanes always gives the same bytes.
+// i to lane i mod lanes, so a given number of lanes and batch size always gives the same bytes.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ENCODER_INPUT, ENCODER_OUTPUTS } from '../sae/sae-encoder-model.js';
@@ -80,8 +80,8 @@ export interface BatchSummariser {
 export interface SummariserPool extends BatchSummariser {
   /**
    * The lanes' summaries merged, in lane order, as encodeSummary stores it (decodeSummary reads
-   * it), and its token count; once, after the last batch has been summarised. The lanes are gone
-   * afterwards.
+   * it), and its token count; once, after the last batch has been summarised. The lanes' threads
+   * are handed back (kept warm for the next pool) as they finish.
    */
   finish(): Promise<{ bytes: Uint8Array; tokens: number }>;
   close(): Promise<void>;
@@ -130,6 +130,8 @@ const rebuild = (e: { name: string; message: string }): Error => Object.assign(n
  * activations: at most 64 MiB at the default batch size), and do not keep the process alive.
  */
 const idleThreads = new Map<Worker, { timer: NodeJS.Timeout; onExit: () => void }>();
+// An idle thread that exits or fails is simply forgotten (onExit); 'error' on a worker with no
+// listener would throw in this thread.
 export const IDLE_LANE_MS = 30_000;
 
 function takeThread(): Worker {
@@ -137,6 +139,7 @@ function takeThread(): Worker {
     idleThreads.delete(worker);
     clearTimeout(idle.timer);
     worker.off('exit', idle.onExit);
+    worker.off('error', idle.onExit);
     worker.ref();
     return worker;
   }
@@ -155,6 +158,7 @@ function giveBack(worker: Worker): void {
   }, IDLE_LANE_MS);
   timer.unref();
   worker.once('exit', onExit);
+  worker.once('error', onExit);
   worker.unref();
   idleThreads.set(worker, { timer, onExit });
 }
