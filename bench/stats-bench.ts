@@ -185,6 +185,17 @@ function mainThreadCpuSeconds(): number {
   }
 }
 
+/** The pre-decoded rows in batches of f.batch rows, part by part, as summariseParts cuts them. */
+function* batchesOf(f: Flags, decoded: Float32Array[]): Generator<{ x: Float32Array; rows: number }> {
+  for (const values of decoded) {
+    const n = values.length / f.dIn;
+    for (let start = 0; start < n; start += f.batch) {
+      const rows = Math.min(f.batch, n - start);
+      yield { x: values.subarray(start * f.dIn, (start + rows) * f.dIn), rows };
+    }
+  }
+}
+
 /**
  * (a) Encode-only in lanes: the summariser pool with encodeOnly, exactly the lanes of (b) with the
  * add skipped, fed the pre-decoded rows (batch i to lane i mod lanes, perLane outstanding each).
@@ -200,17 +211,13 @@ async function encodeOnlyLanes(f: Flags, model: Uint8Array, decoded: Float32Arra
     const take = async () => void (encodeSeconds += (await queue.shift()!).encodeSeconds);
     const cpu0 = mainThreadCpuSeconds();
     const t0 = performance.now();
-    for (const values of decoded) {
-      const n = values.length / f.dIn;
-      for (let start = 0; start < n; start += f.batch) {
-        const k = Math.min(f.batch, n - start);
-        if (queue.length >= f.perLane * pool.lanes) await take();
-        const x = pool.inputBuffer(k * f.dIn);
-        x.set(values.subarray(start * f.dIn, (start + k) * f.dIn));
-        const none = ids.subarray(0, k);
-        queue.push(pool.summarise(sent++ % pool.lanes, x, k, { shard: 0, doc: none, context: none, position: none, token: none }));
-        rows += k;
-      }
+    for (const batch of batchesOf(f, decoded)) {
+      if (queue.length >= f.perLane * pool.lanes) await take();
+      const x = pool.inputBuffer(batch.rows * f.dIn);
+      x.set(batch.x);
+      const none = ids.subarray(0, batch.rows);
+      queue.push(pool.summarise(sent++ % pool.lanes, x, batch.rows, { shard: 0, doc: none, context: none, position: none, token: none }));
+      rows += batch.rows;
     }
     while (queue.length) await take();
     return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, addSeconds: 0, mainCpu: mainThreadCpuSeconds() - cpu0 };
@@ -233,14 +240,10 @@ async function encodeOnlyOneSession(f: Flags, model: Uint8Array, decoded: Float3
     };
     const cpu0 = mainThreadCpuSeconds();
     const t0 = performance.now();
-    for (const values of decoded) {
-      const n = values.length / f.dIn;
-      for (let start = 0; start < n; start += f.batch) {
-        const k = Math.min(f.batch, n - start);
-        if (queue.length >= 2) await take();
-        queue.push(encoder.encodeTimed(values.subarray(start * f.dIn, (start + k) * f.dIn), k));
-        rows += k;
-      }
+    for (const batch of batchesOf(f, decoded)) {
+      if (queue.length >= 2) await take();
+      queue.push(encoder.encodeTimed(batch.x, batch.rows));
+      rows += batch.rows;
     }
     while (queue.length) await take();
     return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, addSeconds: 0, mainCpu: mainThreadCpuSeconds() - cpu0 };

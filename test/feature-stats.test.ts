@@ -25,7 +25,7 @@ import { ORCHESTRATION_QUEUE } from '../workflows/harvest-types.js';
 import { statsWorkflowId, type FeatureStatsInput, type StatsProgress, type StatsResult } from '../workflows/stats-types.js';
 import { describeStatsProgress, describeStatsStatus, statsStatus } from '../cli/stats-commands.js';
 import { DEMO_MODEL, openHarness, withTimeout, type Harness } from './test-support.js';
-import { summaryViews } from './summary-views.js';
+import { summaryViews } from './stats-fixtures.js';
 
 let h: Harness | undefined;
 let output: string;

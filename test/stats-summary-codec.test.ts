@@ -6,7 +6,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
 import { syntheticPart } from '../core/stats/synthetic-encoded-part.js';
-import { summaryViews } from './summary-views.js';
+import { summaryViews } from './stats-fixtures.js';
 
 
 const LABELS = ['dna', 'json', 'code'];

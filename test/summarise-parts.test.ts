@@ -8,23 +8,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeActivationPart, readActivationPart } from '../core/parquet/activation-part.js';
 import { SeededRandom } from '../core/random/seeded-random.js';
-import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
+import type { SaeWeights } from '../core/sae/sae-weights.js';
 import { encodeRows, FeatureSummary, type RowProvenance } from '../core/stats/feature-summary.js';
 import { defaultEncodeBatchRows, ENCODE_BATCH_BYTES, summariseParts } from '../core/stats/summarise-parts.js';
 import type { BatchSummariser, LaneBatchResult } from '../core/stats/summariser-pool.js';
-import { summaryViews } from './summary-views.js';
+import { dyadicDictionary, summaryViews } from './stats-fixtures.js';
 
 const D_IN = 6;
 const D_SAE = 10;
 
-/** Dyadic weights: ORT's float32 results equal the reference encoder's bit for bit. */
-function dictionary(): SaeWeights {
-  const rng = new SeededRandom(3);
-  const w = zeroWeights(D_IN, D_SAE);
-  for (let k = 0; k < w.W_enc.length; k++) w.W_enc[k] = rng.int(-8, 9) / 8;
-  for (let i = 0; i < D_SAE; i++) w.b_enc[i] = -rng.int(0, 8) / 4;
-  return w;
-}
+const dictionary = (): SaeWeights => dyadicDictionary(D_IN, D_SAE, 3);
 
 /** Parts of the given row counts (labelled), keyed like a run's parts; all on a 1/16 grid. */
 function makeParts(rowCounts: number[], width = D_IN): Map<string, Uint8Array> {

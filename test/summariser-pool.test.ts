@@ -14,25 +14,18 @@ import { providerAvailability } from '../core/model/execution-provider.js';
 import { encodeActivationPart, readActivationPart } from '../core/parquet/activation-part.js';
 import { SeededRandom } from '../core/random/seeded-random.js';
 import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
-import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
+import type { SaeWeights } from '../core/sae/sae-weights.js';
 import { encodeRows, FeatureSummary } from '../core/stats/feature-summary.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
 import { defaultSummariserLanes, idleSummariserThreads, LANE_SUMMARIES_BYTES, openSummariserPool, summaryBytes } from '../core/stats/summariser-pool.js';
 import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
 import { quietLog } from './test-support.js';
-import { summaryViews } from './summary-views.js';
+import { dyadicDictionary, summaryViews } from './stats-fixtures.js';
 
 const D_IN = 8;
 const D_SAE = 12;
 
-/** Dyadic weights and inputs: ORT's float32 results equal the reference encoder's bit for bit. */
-function dictionary(): SaeWeights {
-  const rng = new SeededRandom(7);
-  const w = zeroWeights(D_IN, D_SAE);
-  for (let k = 0; k < w.W_enc.length; k++) w.W_enc[k] = rng.int(-8, 9) / 8;
-  for (let i = 0; i < D_SAE; i++) w.b_enc[i] = -rng.int(0, 8) / 4;
-  return w;
-}
+const dictionary = (): SaeWeights => dyadicDictionary(D_IN, D_SAE, 7);
 
 /** Labelled parts (one of them fp16, one empty) of the given row counts. */
 function makeParts(rowCounts: number[]): Map<string, Uint8Array> {

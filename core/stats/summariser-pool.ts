@@ -287,7 +287,8 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
       return new Promise<LaneBatchResult>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         // Copies, moved: the caller's columns (often views of a whole part) stay as they are.
-        const [doc, context, position, token] = [provenance.doc, provenance.context, provenance.position, provenance.token].map((c) => Int32Array.from(c));
+        const own32 = (c: ArrayLike<number>) => (c instanceof Int32Array ? c.slice() : Int32Array.from(c));
+        const [doc, context, position, token] = [provenance.doc, provenance.context, provenance.position, provenance.token].map(own32);
         const own: LaneProvenance = { shard: provenance.shard, doc, context, position, token, ...(provenance.label && { label: [...provenance.label] }) };
         threads[lane].worker.postMessage(
           { type: 'batch', id, x, rows, provenance: own } satisfies LaneToThread,
