@@ -13,7 +13,7 @@ import { encodeFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { genreScores, type GenresFile } from '../core/stats/genre-scores.js';
 import { featureLogitEffects, loadLogitWeights, logitWeightNamesForHook, type LogitEffects } from '../core/stats/logit-effects.js';
-import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
+import { decodeSummary, encodeSummary, gzipSummary } from '../core/stats/summary-codec.js';
 import { STATS_GROUPS_PER_PAGE, groupPartKeys, readGroupPartKeys, writeStatsPlan } from '../core/stats/stats-plan.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
@@ -130,7 +130,7 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
           done++;
           beat();
         }
-        await store.put(bucket, task.outKey, encodeSummary(acc!), { contentType: 'application/octet-stream', signal });
+        await store.put(bucket, task.outKey, await gzipSummary(encodeSummary(acc!)), { contentType: 'application/octet-stream', signal });
         metrics?.merged(task.runId, task.keys.length);
         return { key: task.outKey, tokens: acc!.tokens, parts: task.keys.length };
       });

@@ -159,8 +159,9 @@ describe('feature summary', () => {
     const small = syntheticPart(9, 0, 20, dSae, 0.5, 4, ['x', 'y']);
     s.add(small.acts, small.rows);
     const bytes = s.byteLength;
-    // d_sae × (k + 44·R) example slots of 32 bytes, plus counters: fixed at construction.
-    assert.ok(bytes <= dSae * ((10 + 44 * 4) * 32 + s.bins * 8 + 100) + 2 * dSae * 8, `${bytes} bytes`);
+    // d_sae × (k + 44·R) example slots of 32 bytes, 44 buckets' fill (1 byte) and admission key
+    // (4 bytes), plus counters: fixed at construction.
+    assert.ok(bytes <= dSae * ((10 + 44 * 4) * 32 + 44 * 5 + s.bins * 8 + 100) + 2 * dSae * 8, `${bytes} bytes`);
     for (let shard = 1; shard <= 20; shard++) {
       const p = syntheticPart(100 + shard, shard, 2000, dSae, 0.5, 100, ['x', 'y']);
       s.add(p.acts, p.rows);

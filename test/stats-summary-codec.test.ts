@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { FeatureSummary } from '../core/stats/feature-summary.js';
-import { decodeSummary, encodeSummary } from '../core/stats/summary-codec.js';
+import { decodeSummary, encodeSummary, gzipSummary } from '../core/stats/summary-codec.js';
 import { syntheticPart } from '../core/stats/synthetic-encoded-part.js';
 import { summaryViews } from './stats-fixtures.js';
 
@@ -12,19 +12,19 @@ import { summaryViews } from './stats-fixtures.js';
 const LABELS = ['dna', 'json', 'code'];
 
 describe('summary codec', () => {
-  it('round-trips a summary exactly, labels included', () => {
+  it('round-trips a summary exactly, labels included', async () => {
     const s = new FeatureSummary({ dSae: 24, topK: 5, reservoirPerBucket: 3 });
     for (let shard = 0; shard < 3; shard++) {
       const p = syntheticPart(11 + shard, shard, 300, 24, 0.2, 4, LABELS);
       s.add(p.acts, p.rows);
     }
-    const bytes = encodeSummary(s);
+    const bytes = await gzipSummary(encodeSummary(s));
     const back = decodeSummary(bytes);
     assert.deepEqual(summaryViews(back), summaryViews(s));
     assert.deepEqual(Array.from(back.firing), Array.from(s.firing));
     assert.deepEqual(Array.from(back.histogram), Array.from(s.histogram));
     // Uncompressed (how a summariser lane hands its summary over) reads back the same.
-    const raw = encodeSummary(s, { gzip: false });
+    const raw = encodeSummary(s);
     assert.deepEqual(summaryViews(decodeSummary(raw)), summaryViews(s));
     assert.ok(raw.byteLength > bytes.byteLength);
     // Compact: far below the in-memory size.
@@ -71,11 +71,29 @@ describe('summary codec', () => {
     assert.deepEqual(summaryViews(decodeSummary(level[0])), summaryViews(one));
   });
 
-  it('refuses bytes that are not a summary', () => {
+  it('gzips in members of a fixed size: the same bytes every time, and gunzip reads them as one', async () => {
+    const s = new FeatureSummary({ dSae: 24, topK: 5, reservoirPerBucket: 3 });
+    const p = syntheticPart(7, 0, 300, 24, 0.2, 4, LABELS);
+    s.add(p.acts, p.rows);
+    const raw = encodeSummary(s);
+    const piece = 1000;
+    const pieces = Math.ceil(raw.byteLength / piece);
+    assert.ok(pieces > 3, `${raw.byteLength} raw bytes make ${pieces} pieces`);
+    const stored = await gzipSummary(raw, piece);
+    assert.deepEqual(Buffer.from(await gzipSummary(raw, piece)), Buffer.from(stored));
+    // One gzip member per piece, in order.
+    const members = Array.from({ length: pieces }, (_, k) => gzipSync(raw.subarray(k * piece, (k + 1) * piece), { level: 1 }));
+    assert.deepEqual(Buffer.from(stored), Buffer.concat(members));
+    assert.deepEqual(Buffer.from(gunzipSync(stored)), Buffer.from(raw));
+    assert.deepEqual(summaryViews(decodeSummary(stored)), summaryViews(s));
+    await assert.rejects(gzipSummary(raw, 0), /pieceBytes must be a positive integer, got 0/);
+  });
+
+  it('refuses bytes that are not a summary', async () => {
     assert.throws(() => decodeSummary(Uint8Array.from([1, 2, 3])), /not a feature summary \(neither gzip nor raw\)/);
-    const good = encodeSummary(new FeatureSummary({ dSae: 2 }));
+    const good = await gzipSummary(encodeSummary(new FeatureSummary({ dSae: 2 })));
     // Raw (the lanes' form) is checked the same way when cut short.
-    const raw = encodeSummary(new FeatureSummary({ dSae: 2 }), { gzip: false });
+    const raw = encodeSummary(new FeatureSummary({ dSae: 2 }));
     assert.throws(() => decodeSummary(raw.subarray(0, raw.byteLength - 8)), /header implies/);
     const truncated = decodeSummaryRaw(good, (raw) => raw.subarray(0, raw.byteLength - 8));
     assert.throws(() => decodeSummary(truncated), /header implies/);

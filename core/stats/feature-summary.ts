@@ -13,8 +13,8 @@
 // interval-reservoir.ts keeps a mergeable sample per feature from which they are resolved at
 // finalisation (its header documents the approach and its limits).
 //
-// Memory: per feature (k + 44·R) example slots and `bins` counters, fixed at construction;
-// plus one counter per feature per distinct label. Nothing grows with the number of rows. add()
+// Memory: per feature (k + 44·R) example slots, `bins` counters and the reservoir's 44 bucket
+// fills and admission keys, fixed at construction; plus one counter per feature per distinct label. Nothing grows with the number of rows. add()
 // also keeps a working buffer of at most max(d_sae, 2^18) firings (≤ 7 MiB at d_sae ≤ 2^18)
 // and one 4-byte key per row of its largest call, which are not part of the summary (not counted
 // in byteLength, never merged or stored).
@@ -196,14 +196,15 @@ export class FeatureSummary {
     firings.reserve(n);
     const rowKeys = this.rowKeysOf(rows, n);
     if (scanner && acts instanceof Float32Array && scanner.holds(acts)) {
-      // As many rows per call as surely fit in the buffer even if every value fired.
-      for (let r = 0; r < n;) {
-        if (firings.free < dSae) this.applyFirings(firings, rows, rowLabels, rowKeys);
-        const to = Math.min(n, r + Math.floor(firings.free / dSae));
-        firings.appendRecords(scanner.scan(dSae, r, to));
-        r = to;
+      // The scanner has room for every value of the call to fire, so one scan finds them all; they
+      // are sorted by feature straight from its records, in row-major runs of at most the
+      // buffer's capacity (each run's rows follow the last's, so rows stay ascending per feature).
+      const records = scanner.scan(dSae, 0, n);
+      for (let k = 0; k < records.count;) {
+        const to = Math.min(records.count, k + firings.capacity);
+        this.applyFirings(firings.byFeatureOfRecords(records, k, to), rows, rowLabels, rowKeys);
+        k = to;
       }
-      this.applyFirings(firings, rows, rowLabels, rowKeys);
       return;
     }
     // Float32 rows that start on 8-byte boundaries (even d_sae, aligned acts, as the encoder's are)
@@ -211,11 +212,18 @@ export class FeatureSummary {
     const pairs = acts instanceof Float32Array && dSae % 2 === 0 && acts.length > 0 && acts.byteOffset % 8 === 0
       ? new Float64Array(acts.buffer, acts.byteOffset, acts.length / 2) : undefined;
     for (let r = 0; r < n; r++) {
-      if (firings.free < dSae) this.applyFirings(firings, rows, rowLabels, rowKeys);
+      if (firings.free < dSae) this.applyGathered(firings, rows, rowLabels, rowKeys);
       if (pairs) firings.scanFloat32Pairs(acts, pairs, r * dSae, r, dSae);
       else firings.scanRow(acts, r * dSae, r, dSae);
     }
-    this.applyFirings(firings, rows, rowLabels, rowKeys);
+    this.applyGathered(firings, rows, rowLabels, rowKeys);
+  }
+
+  /** Applies and empties the firings gathered by the JavaScript scan. */
+  private applyGathered(firings: FiringBuffer, rows: RowProvenance, rowLabels: (Float64Array | undefined)[], rowKeys: Uint32Array): void {
+    if (firings.size === 0) return;
+    this.applyFirings(firings.byFeature(), rows, rowLabels, rowKeys);
+    firings.clear();
   }
 
   /** rowKey of each row: each token's identity is hashed once, and each firing's key mixes in its feature (featureKey). */
@@ -227,13 +235,12 @@ export class FeatureSummary {
     return keys;
   }
 
-  /** Applies and empties the gathered firings, feature by feature, rows ascending within each. */
-  private applyFirings(firings: FiringBuffer, rows: RowProvenance, rowLabels: (Float64Array | undefined)[], rowKeys: Uint32Array): void {
-    if (firings.size === 0) return;
+  /** Applies firings grouped by feature (FiringBuffer's sorts), rows ascending within each feature. */
+  private applyFirings(sorted: ByFeature, rows: RowProvenance, rowLabels: (Float64Array | undefined)[], rowKeys: Uint32Array): void {
     const { bins, firing, sum, max, histogram, topFloor, reservoir, binner } = this;
     const shard = rows.shard;
     const { doc, context, position, token } = rows;
-    const { start, row: fRow, act: fAct } = firings.byFeature();
+    const { start, row: fRow, act: fAct } = sorted;
     // A firing becomes an example candidate only if it can enter the top-k list or the reservoir,
     // which in a summary that has seen a few batches is rare: both are asked on (act, key) alone
     // first, and only then is the candidate written out. The top-k and reservoir offers are
@@ -274,7 +281,6 @@ export class FeatureSummary {
       sum[i] = total;
       max[i] = most;
     }
-    firings.clear();
   }
 
   private offerTop(feature: number, from: ExampleSlots, j: number): void {
@@ -426,18 +432,27 @@ export function encodeRows(weights: SaeWeights, values: Float32Array, arch: SaeA
   return Float32Array.from(fw.f);
 }
 
-/** Most firings add() gathers before applying them: a 4,096-row batch at L0 64 (28 bytes each, 7 MiB). */
+/** Firings grouped by feature: feature i's are [start[i], start[i + 1]) of row and act, rows ascending. */
+interface ByFeature {
+  start: Int32Array;
+  row: Int32Array;
+  act: Float64Array;
+}
+
+/** Most firings add() sorts at once: a 4,096-row batch at L0 64 (28 bytes each, 7 MiB). */
 const FIRING_BUFFER_MAX = 1 << 18;
 
 /**
- * Firings of consecutive rows, (row, feature, activation) in row-major order, and their stable
- * counting sort by feature. Capacity max(d_sae, min(rows × d_sae, FIRING_BUFFER_MAX)) for the
- * largest add() so far, so bounded; add() applies it whenever the next row might not fit.
+ * Firings of consecutive rows in row-major order, and their stable counting sort by feature. The
+ * JavaScript scan gathers (row, feature) pairs and activations here; the WebAssembly scan's
+ * records are sorted straight from its memory. Capacity max(d_sae, min(rows × d_sae,
+ * FIRING_BUFFER_MAX)) for the largest add() so far, so bounded; add() sorts and applies whenever
+ * the next row might not fit.
  */
 class FiringBuffer {
   size = 0;
-  private row: Int32Array;
-  private feature: Int32Array;
+  /** (row, feature) of each gathered firing, interleaved. */
+  private rowFeature: Int32Array;
   private act: Float64Array;
   private sortedRow: Int32Array;
   private sortedAct: Float64Array;
@@ -445,26 +460,30 @@ class FiringBuffer {
 
   constructor(private readonly dSae: number) {
     this.start = new Int32Array(dSae + 1);
-    [this.row, this.feature, this.act, this.sortedRow, this.sortedAct] = FiringBuffer.arrays(0);
+    [this.rowFeature, this.act, this.sortedRow, this.sortedAct] = FiringBuffer.arrays(0);
   }
 
   private static capacityFor(dSae: number, rows: number): number {
     return Math.max(dSae, Math.min(rows * dSae, FIRING_BUFFER_MAX));
   }
 
-  private static arrays(capacity: number): [Int32Array, Int32Array, Float64Array, Int32Array, Float64Array] {
-    return [new Int32Array(capacity), new Int32Array(capacity), new Float64Array(capacity), new Int32Array(capacity), new Float64Array(capacity)];
+  private static arrays(capacity: number): [Int32Array, Float64Array, Int32Array, Float64Array] {
+    return [new Int32Array(2 * capacity), new Float64Array(capacity), new Int32Array(capacity), new Float64Array(capacity)];
+  }
+
+  get capacity(): number {
+    return this.act.length;
   }
 
   get free(): number {
-    return this.row.length - this.size;
+    return this.act.length - this.size;
   }
 
   /** Makes room for a call of `rows` rows (empty buffers only): a small first add() does not cut later large ones into many flushes. */
   reserve(rows: number): void {
     const capacity = FiringBuffer.capacityFor(this.dSae, rows);
-    if (this.size === 0 && capacity > this.row.length) {
-      [this.row, this.feature, this.act, this.sortedRow, this.sortedAct] = FiringBuffer.arrays(capacity);
+    if (this.size === 0 && capacity > this.act.length) {
+      [this.rowFeature, this.act, this.sortedRow, this.sortedAct] = FiringBuffer.arrays(capacity);
     }
   }
 
@@ -481,8 +500,7 @@ class FiringBuffer {
    * (whichever word holds the sign): either way neither float is > 0, so no firing is skipped; a
    * NaN or subnormal double is not == 0 and falls to the per-value check. Any step that is not
    * skipped, and the last d_sae mod 8 values, are checked value by value as in scanRow, so the
-   * firings are the same, in the same order. This scan reads every activation of every row on the
-   * main thread, so it is a large share of the statistics stage's main-thread time.
+   * firings are the same, in the same order. (Summariser lanes use the WebAssembly scan instead.)
    */
   scanFloat32Pairs(acts: ArrayLike<number>, pairs: Float64Array, base: number, r: number, dSae: number): void {
     const whole = dSae - (dSae % 8);
@@ -494,46 +512,50 @@ class FiringBuffer {
     this.scanRange(acts, base, whole, dSae, r);
   }
 
-  /** Appends FiringScanner.scan's records (row, feature, activation), in their order. */
-  appendRecords(records: { count: number; ints: Int32Array; floats: Float32Array }): void {
-    const { row, feature, act } = this;
-    const { count, ints, floats } = records;
-    let k = this.size;
-    for (let i = 0; i < count * 3; i += 3, k++) {
-      row[k] = ints[i];
-      feature[k] = ints[i + 1];
-      act[k] = floats[i + 2];
-    }
-    this.size = k;
-  }
-
   /** Appends row `r`'s firings among features [from, to), value by value. */
   private scanRange(acts: ArrayLike<number>, base: number, from: number, to: number, r: number): void {
-    const { row, feature, act } = this;
+    const { rowFeature, act } = this;
     let k = this.size;
     for (let j = from; j < to; j++) {
       const a = acts[base + j];
       if (!(a > 0)) continue;
-      row[k] = r;
-      feature[k] = j;
+      rowFeature[2 * k] = r;
+      rowFeature[2 * k + 1] = j;
       act[k] = a;
       k++;
     }
     this.size = k;
   }
 
-  /** Firings grouped by feature: feature i's are [start[i], start[i + 1]), rows ascending. */
-  byFeature(): { start: Int32Array; row: Int32Array; act: Float64Array } {
-    const { start, feature, row, act, sortedRow, sortedAct, size, dSae } = this;
+  /** The gathered firings by feature (valid until the next sort). */
+  byFeature(): ByFeature {
+    return this.sort(this.rowFeature, 2, this.act, 1, 0, 0, this.size);
+  }
+
+  /**
+   * FiringScanner.scan's records [from, to) by feature (valid until the next sort); at most
+   * `capacity` of them. Each record is (row i32, feature i32, act f32), FIRING_RECORD_BYTES.
+   */
+  byFeatureOfRecords(records: { ints: Int32Array; floats: Float32Array }, from: number, to: number): ByFeature {
+    if (to - from > this.capacity) throw new RangeError(`${to - from} records exceed the firing buffer's ${this.capacity}`);
+    return this.sort(records.ints, 3, records.floats, 3, 2, from, to);
+  }
+
+  /**
+   * Stable counting sort by feature of firings [from, to): firing k's row is ints[k·stride], its
+   * feature ints[k·stride + 1], its activation acts[k·actStride + actOffset].
+   */
+  private sort(ints: Int32Array, stride: number, acts: Float64Array | Float32Array, actStride: number, actOffset: number, from: number, to: number): ByFeature {
+    const { start, sortedRow, sortedAct, dSae } = this;
     start.fill(0);
-    for (let k = 0; k < size; k++) start[feature[k] + 1]++;
+    for (let k = from; k < to; k++) start[ints[k * stride + 1] + 1]++;
     for (let i = 0; i < dSae; i++) start[i + 1] += start[i];
-    // Scatter in gathered (row-major) order: stable, so rows stay ascending within a feature.
-    // start[i] is used as feature i's write cursor and restored afterwards.
-    for (let k = 0; k < size; k++) {
-      const at = start[feature[k]]++;
-      sortedRow[at] = row[k];
-      sortedAct[at] = act[k];
+    // Scatter in row-major order: stable, so rows stay ascending within a feature. start[i] is
+    // used as feature i's write cursor and restored afterwards.
+    for (let k = from; k < to; k++) {
+      const at = start[ints[k * stride + 1]]++;
+      sortedRow[at] = ints[k * stride];
+      sortedAct[at] = acts[k * actStride + actOffset];
     }
     for (let i = dSae; i > 0; i--) start[i] = start[i - 1];
     start[0] = 0;

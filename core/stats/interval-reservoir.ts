@@ -24,6 +24,8 @@ export const RESERVOIR_BUCKETS = 44;
 
 /** Exponent marking a feature with no samples yet. */
 const EMPTY = -0x8000;
+/** admit[] of a bucket that is not full: every key is wanted. */
+const OPEN = 0xffffffff;
 
 // 2^e for every exponent a positive finite double can need (2^-1074 … 2^1024), by table: `2 ** e`
 // is a pow() call (~80 ns here), and offer() needs it twice per firing. The table holds the very
@@ -38,15 +40,28 @@ export class IntervalReservoir {
   private readonly fill: Uint8Array;
   /** Per feature: log2 M (EMPTY before the first sample). */
   private readonly exp: Int16Array;
+  /**
+   * Per bucket: the largest key a new token may have and still change the bucket: OPEN while
+   * the bucket is not full, else its largest kept key (a tie is left to offer()). Derived from
+   * the slots, so never stored (recomputeAdmission after loading them); it turns wants()'s test
+   * of a full bucket into one comparison.
+   */
+  private readonly admit: Uint32Array;
 
   constructor(readonly dSae: number, readonly perBucket: number) {
     this.slots = new ExampleSlots(dSae * RESERVOIR_BUCKETS * perBucket);
     this.fill = new Uint8Array(dSae * RESERVOIR_BUCKETS);
     this.exp = new Int16Array(dSae).fill(EMPTY);
+    this.admit = new Uint32Array(dSae * RESERVOIR_BUCKETS).fill(OPEN);
   }
 
   get byteLength(): number {
-    return this.slots.byteLength + this.fill.byteLength + this.exp.byteLength;
+    return this.slots.byteLength + this.fill.byteLength + this.exp.byteLength + this.admit.byteLength;
+  }
+
+  /** Brings every bucket's admission threshold up to date with its slots (after the codec has written them). */
+  recomputeAdmission(): void {
+    for (let cell = 0; cell < this.fill.length; cell++) this.settle(cell);
   }
 
   /** Offers example `j` of `from` (a firing of `feature`, act > 0 and finite) to its bucket. */
@@ -78,12 +93,8 @@ export class IntervalReservoir {
     const limit = pow2(e);
     if (act >= limit) return true;
     const bucket = Math.min(Math.floor((act * RESERVOIR_BUCKETS) / limit), RESERVOIR_BUCKETS - 1);
-    const cell = feature * RESERVOIR_BUCKETS + bucket;
-    const R = this.perBucket;
-    if (this.fill[cell] < R) return true;
-    const keys = this.slots.key;
-    for (let s = cell * R; s < (cell + 1) * R; s++) if (keys[s] >= key) return true;
-    return false;
+    // Not full (OPEN), or some kept key ≥ key: the same answer as checking the fill and every slot.
+    return key <= this.admit[feature * RESERVOIR_BUCKETS + bucket];
   }
 
   /**
@@ -111,8 +122,24 @@ export class IntervalReservoir {
       }
     }
     if (ties > 0 || key === worstKey) return false;
-    if (key < worstKey) this.slots.copy(worst, from, j);
+    if (key < worstKey) {
+      this.slots.copy(worst, from, j);
+      this.settle(base / this.perBucket);
+    }
     return true;
+  }
+
+  /** Recomputes admit[cell] from the bucket's fill and keys. */
+  private settle(cell: number): void {
+    const R = this.perBucket;
+    if (this.fill[cell] < R) {
+      this.admit[cell] = OPEN;
+      return;
+    }
+    const keys = this.slots.key;
+    let most = 0;
+    for (let s = cell * R; s < (cell + 1) * R; s++) if (keys[s] > most) most = keys[s];
+    this.admit[cell] = most;
   }
 
   /** Adds `other`'s samples (same dSae and perBucket) into this one. */
@@ -127,7 +154,12 @@ export class IntervalReservoir {
       const shift = this.exp[i] - theirs;
       for (let b = 0; b < RESERVOIR_BUCKETS; b++) {
         const cell = i * RESERVOIR_BUCKETS + b;
-        for (let s = 0; s < other.fill[cell]; s++) this.offerToBucket(i, b >> shift, other.slots, cell * R + s);
+        const into = i * RESERVOIR_BUCKETS + (b >> shift);
+        for (let s = 0; s < other.fill[cell]; s++) {
+          // A key above the admission threshold ranks after everything a full bucket keeps.
+          if (other.slots.key[cell * R + s] > this.admit[into]) continue;
+          this.offerToBucket(i, b >> shift, other.slots, cell * R + s);
+        }
       }
     }
   }
@@ -154,6 +186,7 @@ export class IntervalReservoir {
   private offerToBucket(feature: number, bucket: number, from: ExampleSlots, j: number): void {
     const cell = feature * RESERVOIR_BUCKETS + bucket;
     this.fill[cell] = offer(this.slots, cell * this.perBucket, this.fill[cell], this.perBucket, from, j, lowestKeyFirst);
+    this.settle(cell);
   }
 
   /** Doubles M for `feature`: new bucket b = old buckets 2b and 2b+1. In place, ascending b. */
@@ -178,8 +211,10 @@ export class IntervalReservoir {
         fill = offer(this.slots, dst * R, fill, R, this.slots, hi * R + s, lowestKeyFirst);
       }
       this.fill[dst] = fill;
+      this.settle(dst);
     }
     this.fill.fill(0, base + RESERVOIR_BUCKETS / 2, base + RESERVOIR_BUCKETS);
+    this.admit.fill(OPEN, base + RESERVOIR_BUCKETS / 2, base + RESERVOIR_BUCKETS);
     this.exp[feature]++;
   }
 }

@@ -11,7 +11,7 @@ import { checkProvider } from '../model/execution-provider.js';
 import { FeatureSummary } from './feature-summary.js';
 import { FiringScanner } from './firing-scan-wasm.js';
 import type { LaneFromThread, LaneToThread, SummariserLaneOptions } from './summariser-pool.js';
-import { decodeSummary, encodeSummary } from './summary-codec.js';
+import { decodeSummary, encodeSummary, gzipSummary } from './summary-codec.js';
 
 const port = parentPort!;
 /** The open lane: between 'open' and the end of 'finish'; none while the thread is idle. */
@@ -54,7 +54,8 @@ async function finish(merge: Uint8Array[], gzip: boolean): Promise<void> {
       merge[i] = new Uint8Array(0);
     }
     // Raw when it goes to lane 0 to be merged; gzipped, as stored, when it is the result.
-    const bytes = encodeSummary(summary, { gzip });
+    const raw = encodeSummary(summary);
+    const bytes = gzip ? await gzipSummary(raw) : raw;
     await lane.session.release().catch(() => undefined);
     lane = undefined;
     post({ type: 'summary', bytes, tokens: summary.tokens }, [bytes.buffer as ArrayBuffer]);
