@@ -105,8 +105,8 @@ export interface SummariserPoolOptions {
 
 /**
  * Memory the lanes' summaries may take together when the number of lanes is left to the default:
- * each lane holds a whole summary (about 6.6 KB per feature at the default settings, so 27 MB at
- * 4,096 features and 866 MB at 131,072), and one lane is always allowed.
+ * each lane holds a whole summary (about 6.8 KB per feature at the default settings, so 28 MB at
+ * 4,096 features and 889 MB at 131,072), and one lane is always allowed.
  */
 export const LANE_SUMMARIES_BYTES = 1 << 30;
 
