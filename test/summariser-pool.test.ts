@@ -1,6 +1,6 @@
 // The summariser pool: real lanes (worker threads, each with encoder.onnx in ORT and its own
-// FeatureSummary). With 1, 2 or 3 lanes, summariseParts into the pool gives exactly the reference
-// encoder's one-pass summary (merged and encoded in lane 0); the lanes' times come back; a lane's
+// FeatureSummary). With 1, 2, 3 or 6 lanes, summariseParts into the pool gives exactly the reference
+// encoder's one-pass summary (merged in a tree of lanes, encoded in lane 0); the lanes' times come back; a lane's
 // error rejects its batch by name and the pool stays usable; nothing follows finish(); closing
 // fails what is outstanding; the inputs move to the lanes and the caller's row columns stay; a
 // finished pool's threads wait, warm, for the next pool, which starts from nothing of the last. Also the lanes' execution provider (named, missing here, unknown)
@@ -57,7 +57,8 @@ describe('summariser pool', () => {
   const model = buildSaeEncoderModel(w, { arch: 'l1' });
   const options = { dSae: D_SAE, topK: 3, reservoirPerBucket: 2 };
 
-  for (const lanes of [1, 2, 3]) {
+  // 6 lanes merge in a tree (lane 0 takes 1, 2 and 4; lane 2 takes 3; lane 4 takes 5).
+  for (const lanes of [1, 2, 3, 6]) {
     it(`${lanes} lane(s): summariseParts into the pool gives the reference one-pass summary`, async () => {
       const parts = makeParts([70, 0, 33, 64, 9]);
       const pool = await openSummariserPool({ model, dIn: D_IN, summary: options, lanes });

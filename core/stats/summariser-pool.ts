@@ -2,9 +2,9 @@
 // with its own ORT session of the dictionary's encoder and its own FeatureSummary. A batch sent to
 // a lane is encoded and added there, so the per-firing work runs on as many cores as there are
 // lanes instead of all on the main thread, and the [rows × d_sae] activations never cross threads.
-// finish() merges the lanes' summaries, in lane order, into one, in lane 0: the other lanes hand
-// theirs over (summary-codec bytes, moved, not copied), and lane 0 returns the merged
-// summary encoded as it is stored. So the main thread never holds a summary, and a one-lane pool
+// finish() merges the lanes' summaries into one, in a tree of lanes ending in lane 0: a lane hands
+// its summary to the lane that takes it in (summary-codec bytes, moved, not copied), and lane 0
+// returns the merged summary encoded as it is stored. So the main thread never holds a summary, and a one-lane pool
 // (the default for wide dictionaries) peaks at the summary plus its encoding, as a summary built
 // on the main thread and encoded for S3 would.
 //
@@ -43,8 +43,10 @@ export type LaneToThread =
   | { type: 'batch'; id: number; x: Float32Array; rows: number; provenance: LaneProvenance }
   /** Opens the lane: an encoder session and an empty summary (a thread serves one pool at a time). */
   | { type: 'open'; options: SummariserLaneOptions }
-  /** The pool's last message: merge these raw summaries (in order) into the lane's, encode, send, and go idle. */
-  | { type: 'finish'; merge: Uint8Array[]; gzip: boolean }
+  /** Merge this raw summary (another lane's) into the lane's own; the lane stays open. */
+  | { type: 'absorb'; bytes: Uint8Array }
+  /** The pool's last message to a lane: encode its summary (gzipped or raw), send it, and go idle. */
+  | { type: 'finish'; gzip: boolean }
   /** Ends the thread (after the message in hand). */
   | { type: 'close' };
 export type LaneFromThread =
@@ -52,6 +54,8 @@ export type LaneFromThread =
   | { type: 'open-error'; error: { name: string; message: string } }
   | { type: 'done'; id: number; encodeSeconds: number; addSeconds: number; x: Float32Array }
   | { type: 'error'; id: number; error: { name: string; message: string } }
+  | { type: 'absorbed' }
+  | { type: 'absorb-error'; error: { name: string; message: string } }
   | { type: 'summary'; bytes: Uint8Array; tokens: number }
   | { type: 'finish-error'; error: { name: string; message: string } };
 
@@ -79,8 +83,8 @@ export interface BatchSummariser {
 
 export interface SummariserPool extends BatchSummariser {
   /**
-   * The lanes' summaries merged, in lane order, as encodeSummary stores it (decodeSummary reads
-   * it), and its token count; once, after the last batch has been summarised. The lanes' threads
+   * The lanes' summaries merged (in a fixed tree of lanes), gzipped as stored (gzipSummary;
+   * decodeSummary reads it), and its token count; once, after the last batch has been summarised. The lanes' threads
    * are handed back (kept warm for the next pool) as they finish.
    */
   finish(): Promise<{ bytes: Uint8Array; tokens: number }>;
@@ -189,6 +193,8 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
   };
   const pending = new Map<number, { resolve(r: LaneBatchResult): void; reject(e: Error): void }>();
   const summaries = new Map<number, { resolve(s: { bytes: Uint8Array; tokens: number }): void; reject(e: Error): void }>();
+  /** Per lane, the absorb in progress (a lane merges one summary at a time). */
+  const absorbs = new Map<number, { resolve(): void; reject(e: Error): void }>();
   let finishing = false;
   const spare: ArrayBuffer[] = [];
   let nextId = 0;
@@ -228,6 +234,10 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
         summaries.get(index)?.resolve({ bytes: msg.bytes, tokens: msg.tokens });
       } else if (msg.type === 'finish-error') {
         summaries.get(index)?.reject(rebuild(msg.error));
+      } else if (msg.type === 'absorbed') {
+        absorbs.get(index)?.resolve();
+      } else if (msg.type === 'absorb-error') {
+        absorbs.get(index)?.reject(rebuild(msg.error));
       } else {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
@@ -301,14 +311,34 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
       if (closing) throw new Error('summariser pool closed');
       if (finishing) throw new Error('summariser pool finished: finish() is called once');
       finishing = true;
-      const summaryOf = (i: number, merge: Uint8Array[], gzip: boolean) => new Promise<{ bytes: Uint8Array; tokens: number }>((resolve, reject) => {
+      const summaryOf = (i: number, gzip: boolean) => new Promise<{ bytes: Uint8Array; tokens: number }>((resolve, reject) => {
         summaries.set(i, { resolve, reject });
         // A lane that dies before it answers rejects here.
         threads[i].exited.then(() => reject(dead ?? new Error(`summariser lane ${i} exited before sending its summary`)));
-        threads[i].worker.postMessage({ type: 'finish', merge, gzip } satisfies LaneToThread, merge.map((m) => m.buffer as ArrayBuffer));
+        threads[i].worker.postMessage({ type: 'finish', gzip } satisfies LaneToThread);
       });
-      const others = await Promise.all(threads.slice(1).map((_, k) => summaryOf(k + 1, [], false)));
-      return summaryOf(0, others.map((r) => r.bytes), true);
+      const absorb = (i: number, bytes: Uint8Array) => new Promise<void>((resolve, reject) => {
+        absorbs.set(i, { resolve, reject });
+        threads[i].exited.then(() => reject(dead ?? new Error(`summariser lane ${i} exited before merging a summary`)));
+        threads[i].worker.postMessage({ type: 'absorb', bytes } satisfies LaneToThread, [bytes.buffer as ArrayBuffer]);
+      });
+      // The lanes' summaries merge in a binomial tree: lane i takes in lanes i + 1, i + 2, i + 4, …
+      // while i is a multiple of twice the step (a lane's parent is its index with the lowest set
+      // bit cleared). All subtrees work at once and each child is taken in as soon as it is ready,
+      // smallest first (the order they become ready), so with L lanes the finish takes about
+      // log2(L) merges end to end rather than L − 1 in lane 0. The order is fixed by L alone, so a
+      // given number of lanes still always gives the same bytes.
+      const finishLane = async (i: number): Promise<{ bytes: Uint8Array; tokens: number }> => {
+        const children: number[] = [];
+        for (let step = 1; i % (2 * step) === 0 && i + step < lanes; step *= 2) children.push(i + step);
+        const results = children.map(finishLane);
+        // Awaited in order below; if one fails, the others must not surface as unhandled rejections.
+        for (const r of results) r.catch(() => undefined);
+        for (const r of results) await absorb(i, (await r).bytes);
+        // Raw between lanes; gzipped, as stored, at the root.
+        return summaryOf(i, i === 0);
+      };
+      return finishLane(0);
     },
     close,
   };

@@ -2,8 +2,9 @@
 // It owns an ORT session of the dictionary's encoder.onnx and a FeatureSummary, and for each
 // batch it is sent, encodes the rows and adds them to its summary right away, while the
 // activations are still in this core's cache; only the rows' inputs come in and only counts go
-// back. At the end (finish) it merges the summaries it is given into its own, sends the result
-// (summary-codec bytes) and goes idle: the pool keeps idle threads warm for the next pool.
+// back. At the end it merges the other lanes' summaries it is given (absorb) into its own, then
+// sends the result (finish, summary-codec bytes) and goes idle: the pool keeps idle threads warm
+// for the next pool.
 // Requests are served one at a time, in arrival order.
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
@@ -44,16 +45,21 @@ async function open(options: SummariserLaneOptions): Promise<void> {
   }
 }
 
-async function finish(merge: Uint8Array[], gzip: boolean): Promise<void> {
+function absorb(bytes: Uint8Array): void {
+  try {
+    if (!lane) throw new Error('summariser lane is not open');
+    lane.summary.mergeFrom(decodeSummary(bytes));
+    post({ type: 'absorbed' });
+  } catch (e) {
+    post({ type: 'absorb-error', error: errorOf(e) });
+  }
+}
+
+async function finish(gzip: boolean): Promise<void> {
   try {
     if (!lane) throw new Error('summariser lane is not open');
     const { summary } = lane;
-    // Each merged in turn and let go (the array entry cleared), so at most one extra summary is decoded at a time.
-    for (let i = 0; i < merge.length; i++) {
-      summary.mergeFrom(decodeSummary(merge[i]));
-      merge[i] = new Uint8Array(0);
-    }
-    // Raw when it goes to lane 0 to be merged; gzipped, as stored, when it is the result.
+    // Raw when another lane takes it in; gzipped, as stored, when it is the result.
     const raw = encodeSummary(summary);
     const bytes = gzip ? await gzipSummary(raw) : raw;
     await lane.session.release().catch(() => undefined);
@@ -96,7 +102,8 @@ port.on('message', (msg: LaneToThread) => {
   queue = queue.then(async () => {
     if (msg.type === 'open') await open(msg.options);
     else if (msg.type === 'batch') await summariseBatch(msg);
-    else if (msg.type === 'finish') await finish(msg.merge, msg.gzip);
+    else if (msg.type === 'absorb') absorb(msg.bytes);
+    else if (msg.type === 'finish') await finish(msg.gzip);
     else {
       await lane?.session.release().catch(() => undefined);
       lane = undefined;
