@@ -87,6 +87,24 @@ describe('feature summary: the WebAssembly scan', () => {
     });
   }
 
+  it('a batch with more firings than add() sorts at once is applied in runs that may split a row, with the same summary', () => {
+    // Every value fires: 100 rows × 4,099 = 409,900 firings, over the 2^18 sorted at once, so the
+    // first run ends inside a row; the JavaScript path flushes at row ends instead.
+    const rng = new SeededRandom(77);
+    const dSae = 4099;
+    const n = 100;
+    const { rows } = batch(rng, n, dSae);
+    const acts = Float32Array.from({ length: n * dSae }, () => rng.uniform(0.001, 5));
+    const plain = new FeatureSummary({ dSae, topK: 3, reservoirPerBucket: 2 });
+    const scanned = new FeatureSummary({ dSae, topK: 3, reservoirPerBucket: 2 });
+    plain.add(acts, rows);
+    const inMemory = scanner!.buffer(n * dSae);
+    inMemory.set(acts);
+    scanned.add(inMemory, rows, scanner);
+    assert.equal(scanned.firing.reduce((t, x) => t + x, 0), n * dSae);
+    assert.deepEqual(Buffer.from(encodeSummary(scanned)), Buffer.from(encodeSummary(plain)));
+  });
+
   it('add() scans a buffer that is not the scanner\'s in JavaScript, with the same result', () => {
     const rng = new SeededRandom(9);
     const { acts, rows } = batch(rng, 40, 32);
