@@ -192,9 +192,8 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
     ...(o.encodeOnly && { encodeOnly: true }),
   };
   const pending = new Map<number, { resolve(r: LaneBatchResult): void; reject(e: Error): void }>();
-  const summaries = new Map<number, { resolve(s: { bytes: Uint8Array; tokens: number }): void; reject(e: Error): void }>();
-  /** Per lane, the absorb in progress (a lane merges one summary at a time). */
-  const absorbs = new Map<number, { resolve(): void; reject(e: Error): void }>();
+  /** Per lane, the finish-time request in progress (an absorb or the finish: one at a time). */
+  const requests = new Map<number, { resolve(r?: { bytes: Uint8Array; tokens: number }): void; reject(e: Error): void }>();
   let finishing = false;
   const spare: ArrayBuffer[] = [];
   let nextId = 0;
@@ -231,13 +230,11 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
         lane.detach();
         lane.returned = true;
         giveBack(worker);
-        summaries.get(index)?.resolve({ bytes: msg.bytes, tokens: msg.tokens });
-      } else if (msg.type === 'finish-error') {
-        summaries.get(index)?.reject(rebuild(msg.error));
+        requests.get(index)?.resolve({ bytes: msg.bytes, tokens: msg.tokens });
       } else if (msg.type === 'absorbed') {
-        absorbs.get(index)?.resolve();
-      } else if (msg.type === 'absorb-error') {
-        absorbs.get(index)?.reject(rebuild(msg.error));
+        requests.get(index)?.resolve();
+      } else if (msg.type === 'finish-error' || msg.type === 'absorb-error') {
+        requests.get(index)?.reject(rebuild(msg.error));
       } else {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
@@ -311,17 +308,14 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
       if (closing) throw new Error('summariser pool closed');
       if (finishing) throw new Error('summariser pool finished: finish() is called once');
       finishing = true;
-      const summaryOf = (i: number, gzip: boolean) => new Promise<{ bytes: Uint8Array; tokens: number }>((resolve, reject) => {
-        summaries.set(i, { resolve, reject });
-        // A lane that dies before it answers rejects here.
-        threads[i].exited.then(() => reject(dead ?? new Error(`summariser lane ${i} exited before sending its summary`)));
-        threads[i].worker.postMessage({ type: 'finish', gzip } satisfies LaneToThread);
-      });
-      const absorb = (i: number, bytes: Uint8Array) => new Promise<void>((resolve, reject) => {
-        absorbs.set(i, { resolve, reject });
-        threads[i].exited.then(() => reject(dead ?? new Error(`summariser lane ${i} exited before merging a summary`)));
-        threads[i].worker.postMessage({ type: 'absorb', bytes } satisfies LaneToThread, [bytes.buffer as ArrayBuffer]);
-      });
+      /** Sends lane i an absorb or its finish and resolves with its answer (the summary, for a finish). */
+      const request = (i: number, msg: Extract<LaneToThread, { type: 'absorb' | 'finish' }>) =>
+        new Promise<{ bytes: Uint8Array; tokens: number } | undefined>((resolve, reject) => {
+          requests.set(i, { resolve, reject });
+          // A lane that dies before it answers rejects here.
+          threads[i].exited.then(() => reject(dead ?? new Error(`summariser lane ${i} exited before answering its ${msg.type}`)));
+          threads[i].worker.postMessage(msg, msg.type === 'absorb' ? [msg.bytes.buffer as ArrayBuffer] : []);
+        });
       // The lanes' summaries merge in a binomial tree: lane i takes in lanes i + 1, i + 2, i + 4, …
       // while i is a multiple of twice the step (a lane's parent is its index with the lowest set
       // bit cleared). All subtrees work at once and each child is taken in as soon as it is ready,
@@ -334,9 +328,9 @@ export async function openSummariserPool(o: SummariserPoolOptions): Promise<Summ
         const results = children.map(finishLane);
         // Awaited in order below; if one fails, the others must not surface as unhandled rejections.
         for (const r of results) r.catch(() => undefined);
-        for (const r of results) await absorb(i, (await r).bytes);
+        for (const r of results) await request(i, { type: 'absorb', bytes: (await r).bytes });
         // Raw between lanes; gzipped, as stored, at the root.
-        return summaryOf(i, i === 0);
+        return (await request(i, { type: 'finish', gzip: i === 0 }))!;
       };
       return finishLane(0);
     },

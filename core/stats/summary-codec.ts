@@ -9,6 +9,7 @@
 // decode(encode(s)) holds every count, sum, example and sample exactly, so merging decoded
 // partials equals merging the originals.
 import { endianness } from 'node:os';
+import { promisify } from 'node:util';
 import { gunzipSync, gzip } from 'node:zlib';
 import type { ExampleSlots } from './example-slots.js';
 import { FeatureSummary, type FeatureSummaryOptions } from './feature-summary.js';
@@ -87,6 +88,8 @@ export function encodeSummary(summary: FeatureSummary): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
+const gzipAsync = promisify(gzip);
+
 /** Raw bytes per gzip member (see gzipSummary). */
 export const GZIP_PIECE_BYTES = 4 << 20;
 
@@ -103,9 +106,7 @@ export async function gzipSummary(raw: Uint8Array, pieceBytes = GZIP_PIECE_BYTES
   if (!Number.isInteger(pieceBytes) || pieceBytes < 1) throw new RangeError(`pieceBytes must be a positive integer, got ${pieceBytes}`);
   const pieces: Uint8Array[] = [];
   for (let at = 0; at < raw.byteLength || at === 0; at += pieceBytes) pieces.push(raw.subarray(at, Math.min(raw.byteLength, at + pieceBytes)));
-  const members = await Promise.all(pieces.map((piece) => new Promise<Buffer>((resolve, reject) => {
-    gzip(piece, { level: 1 }, (err, out) => (err ? reject(err) : resolve(out)));
-  })));
+  const members = await Promise.all(pieces.map((piece) => gzipAsync(piece, { level: 1 })));
   return new Uint8Array(Buffer.concat(members));
 }
 
