@@ -14,7 +14,7 @@ import { FeatureSummary } from '../core/stats/feature-summary.js';
 import { genreScores, type GenresFile } from '../core/stats/genre-scores.js';
 import { featureLogitEffects, loadLogitWeights, logitWeightNamesForHook, type LogitEffects } from '../core/stats/logit-effects.js';
 import { decodeSummary, encodeSummary, gzipSummary } from '../core/stats/summary-codec.js';
-import { STATS_GROUPS_PER_PAGE, groupPartKeys, readGroupPartKeys, writeStatsPlan } from '../core/stats/stats-plan.js';
+import { groupParts, groupsPerPlanPage, readGroupPartKeys, writeStatsPlan } from '../core/stats/stats-plan.js';
 import { summariseParts } from '../core/stats/summarise-parts.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
@@ -50,7 +50,7 @@ export async function loadDictionaryCfg(store: ObjectStore, layout: RunLayout, t
 
 export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
   return {
-    /** The hook's parts (from the shard manifests) in groups of `partsPerGroup`, stored as plan pages; counts returned. */
+    /** The hook's parts (from the shard manifests) in groups (groupParts: `partsPerGroup` each, or by rows), stored as plan pages; counts returned. */
     async planStats(input: FeatureStatsInput): Promise<StatsPlan> {
       return withHeartbeat(() => ({}), FATAL, async (_beat, signal) => {
         const layout = new RunLayout(input.outputUri, input.runId);
@@ -60,10 +60,14 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
         }
         const { parts, width } = await listHookParts(store, layout, cfg.hook_name!);
         if (width !== cfg.d_in) throw new ConfigError(`hook ${cfg.hook_name} has width ${width}, dictionary ${input.trainingId} has d_in ${cfg.d_in}`);
-        const groups = groupPartKeys(parts.map((p) => p.key), input.partsPerGroup ?? 8);
-        await writeStatsPlan(store, layout, input.trainingId, groups, STATS_GROUPS_PER_PAGE, signal);
+        const groups = groupParts(parts, {
+          dSae: cfg.d_sae, concurrency: input.concurrency ?? 8,
+          ...(input.partsPerGroup !== undefined && { partsPerGroup: input.partsPerGroup }),
+        });
+        const groupsPerPage = groupsPerPlanPage(groups);
+        await writeStatsPlan(store, layout, input.trainingId, groups, groupsPerPage, signal);
         return {
-          hook: cfg.hook_name!, dIn: cfg.d_in, dSae: cfg.d_sae, groups: groups.length, groupsPerPage: STATS_GROUPS_PER_PAGE,
+          hook: cfg.hook_name!, dIn: cfg.d_in, dSae: cfg.d_sae, groups: groups.length, groupsPerPage,
           parts: parts.length, rows: parts.reduce((a, p) => a + p.rows, 0), partialsPrefix: layout.statsPartialsPrefix(input.trainingId),
         };
       });

@@ -64,14 +64,14 @@ function dictionary(): SaeWeights {
   return w;
 }
 
-async function writeLabelledRun(runId: string): Promise<RunLayout> {
+async function writeLabelledRun(runId: string, { shards = SHARDS, partsPerShard = PARTS_PER_SHARD } = {}): Promise<RunLayout> {
   const { store } = h!;
   const layout = new RunLayout(output, runId);
   const rng = new SeededRandom(7);
   const dyadic = (lo: number, hi: number) => lo + rng.int(0, Math.round((hi - lo) * 64)) / 64;
-  for (let shard = 0; shard < SHARDS; shard++) {
+  for (let shard = 0; shard < shards; shard++) {
     const parts: PartRecord[] = [];
-    for (let part = 0; part < PARTS_PER_SHARD; part++) {
+    for (let part = 0; part < partsPerShard; part++) {
       const values = new Float32Array(ROWS * WIDTH);
       const label: string[] = [];
       for (let r = 0; r < ROWS; r++) {
@@ -90,12 +90,13 @@ async function writeLabelledRun(runId: string): Promise<RunLayout> {
     }
     const manifest: ShardManifest = {
       format: MANIFEST_FORMAT, runId, shard, source: `synthetic://${shard}`, modelSha256: 'a'.repeat(64), dtype: 'fp32',
-      hooks: { [HOOK]: { width: WIDTH } }, documents: 0, contexts: 0, tokens: PARTS_PER_SHARD * ROWS, rows: PARTS_PER_SHARD * ROWS,
+      hooks: { [HOOK]: { width: WIDTH } }, documents: 0, contexts: 0, tokens: partsPerShard * ROWS, rows: partsPerShard * ROWS,
       bytes: parts.reduce((a, p) => a + p.bytes, 0), parts,
     };
     await store.putJson(layout.bucket, layout.manifestKey(shard), manifest);
   }
-  await store.putJson(layout.bucket, layout.summaryKey, { runId, outputUri: output, status: 'completed', shards: SHARDS, failedShards: 0, tokens: SHARDS * PARTS_PER_SHARD * ROWS, rows: SHARDS * PARTS_PER_SHARD * ROWS, bytes: 0 });
+  const rows = shards * partsPerShard * ROWS;
+  await store.putJson(layout.bucket, layout.summaryKey, { runId, outputUri: output, status: 'completed', shards, failedShards: 0, tokens: rows, rows, bytes: 0 });
   return layout;
 }
 
@@ -332,6 +333,32 @@ test('FeatureStats continues as new through summarising and merging, with part k
     }
   }
   assert.deepEqual(summaryViews(decodeSummary(await h!.store.getBytes(layout.bucket, result.keys.summary))), summaryViews(onePass));
+});
+
+test('without partsPerGroup, parts are grouped by rows (64 per feature, or 1/concurrency of them; at least 8 parts) and plan pages sized to the groups', { timeout: 90_000 }, async () => {
+  const runId = 'stats-by-rows';
+  const trainingId = 'wide-d30';
+  // 20 parts of 200 rows; 30 features want 64 × 30 = 1,920 rows a group, and concurrency 2 allows
+  // up to 4,000 / 2: 10 parts a group (8 hold only 1,600). At the default concurrency (8) the run
+  // would be too small for that, and get 8-part groups.
+  const layout = await writeLabelledRun(runId, { shards: 5, partsPerShard: 4 });
+  const dSae = 30;
+  const w = zeroWeights(WIDTH, dSae);
+  await h!.store.put(layout.bucket, layout.dictionaryWeightsKey(trainingId), encodeDictionaryWeights(w));
+  await h!.store.put(layout.bucket, layout.dictionaryEncoderKey(trainingId), buildSaeEncoderModel(w, { arch: 'l1' }));
+  await h!.store.putJson(layout.bucket, layout.dictionaryConfigKey(trainingId), { architecture: 'standard', d_in: WIDTH, d_sae: dSae, hook_name: HOOK });
+  const workflowId = statsWorkflowId(runId, trainingId);
+  const input: FeatureStatsInput = { runId, outputUri: output, trainingId, concurrency: 2, exampleWindows: false, featureBrowser: false };
+  const handle = await h!.client.workflow.start('featureStats', { taskQueue: ORCHESTRATION_QUEUE, workflowId, args: [input] });
+  h!.track(handle);
+  const result = await withTimeout('the statistics workflow', 60_000, handle.result()) as StatsResult;
+  assert.deepEqual([result.parts, result.tokens], [20, 20 * ROWS]);
+  const progress = await h!.client.workflow.getHandle(workflowId).query<StatsProgress>('progress');
+  assert.deepEqual([progress.groups, progress.groupsDone], [2, 2]);
+  // Both groups on one page (800 keys a page: 80 groups of 10), in part order.
+  const page = await h!.store.getJson<{ firstGroup: number; groups: string[][] }>(layout.bucket, layout.statsPlanPageKey(trainingId, 0));
+  const keys = Array.from({ length: 20 }, (_, i) => layout.partKey(HOOK, Math.floor(i / 4), i % 4));
+  assert.deepEqual(page.groups, [keys.slice(0, 10), keys.slice(10)]);
 });
 
 test('a summarise task whose plan page is missing fails naming the page', { timeout: 30_000 }, async () => {

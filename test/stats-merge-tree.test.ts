@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeChildren, mergeLevelSizes, mergeNodeKey, partialSummaryKey } from '../core/stats/merge-tree.js';
-import { groupPartKeys } from '../core/stats/stats-plan.js';
+import { groupPartKeys, groupParts, groupsPerPlanPage, STATS_GROUPS_PER_PAGE } from '../core/stats/stats-plan.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 
 const P = 'runs/r/stats/t/partials/';
@@ -51,4 +51,37 @@ test('part keys are grouped in order, the last group shorter', () => {
   assert.deepEqual(groupPartKeys(['a', 'b', 'c', 'd', 'e'], 2), [['a', 'b'], ['c', 'd'], ['e']]);
   assert.deepEqual(groupPartKeys(['a'], 8), [['a']]);
   assert.throws(() => groupPartKeys(['a'], 0), /partsPerGroup must be a positive integer, got 0/);
+});
+
+test('by default a group takes parts until it holds 64 rows per feature (or 1/concurrency of the rows) and at least 8 parts', () => {
+  const parts = (n: number, rows: number | ((i: number) => number)) =>
+    Array.from({ length: n }, (_, i) => ({ key: `p${i}`, rows: typeof rows === 'number' ? rows : rows(i) }));
+  const sizes = (groups: string[][]) => groups.map((g) => g.length);
+  // 4,096 features, 32,768-row parts: 8 parts (262,144 rows = 64 per feature), as the fixed default gave.
+  assert.deepEqual(sizes(groupParts(parts(20, 32_768), { dSae: 4096 })), [8, 8, 4]);
+  // 131,072 features: 256 such parts per group.
+  assert.deepEqual(sizes(groupParts(parts(600, 32_768), { dSae: 131_072 })), [256, 256, 88]);
+  // Small dictionaries keep 8 parts a group, however many rows.
+  assert.deepEqual(sizes(groupParts(parts(17, 32_768), { dSae: 16 })), [8, 8, 1]);
+  // Uneven parts: rows are counted, not parts (64 × 100 = 6,400 rows).
+  const uneven = groupParts(parts(12, (i) => (i < 8 ? 100 : 5_000)), { dSae: 100 });
+  assert.deepEqual(sizes(uneven), [10, 2]);
+  assert.deepEqual(uneven.flat(), parts(12, 0).map((p) => p.key), 'every part once, in order');
+  // A run too small for such groups still makes `concurrency` groups (8 parts at least): 600 parts
+  // at 131,072 features and concurrency 8 hold 2,457,600 rows a group, 75 parts.
+  assert.deepEqual(sizes(groupParts(parts(600, 32_768), { dSae: 131_072, concurrency: 8 })), [75, 75, 75, 75, 75, 75, 75, 75]);
+  assert.deepEqual(sizes(groupParts(parts(40, 32_768), { dSae: 131_072, concurrency: 8 })), [8, 8, 8, 8, 8]);
+  assert.throws(() => groupParts(parts(1, 1), { dSae: 8, concurrency: 0 }), /concurrency must be a positive integer, got 0/);
+  // partsPerGroup set: exactly that many.
+  assert.deepEqual(sizes(groupParts(parts(5, 32_768), { dSae: 131_072, partsPerGroup: 2 })), [2, 2, 1]);
+  assert.deepEqual(groupParts([], { dSae: 8 }), []);
+  assert.throws(() => groupParts(parts(1, 1), { dSae: 0 }), /d_sae must be a positive integer, got 0/);
+});
+
+test('plan pages hold fewer groups when groups are large', () => {
+  const groups = (n: number, size: number) => Array.from({ length: n }, () => Array.from({ length: size }, (_, i) => `k${i}`));
+  assert.equal(groupsPerPlanPage(groups(3, 8)), STATS_GROUPS_PER_PAGE);
+  assert.equal(groupsPerPlanPage(groups(3, 256)), 3);
+  assert.equal(groupsPerPlanPage(groups(2, 5_000)), 1);
+  assert.equal(groupsPerPlanPage([]), STATS_GROUPS_PER_PAGE);
 });

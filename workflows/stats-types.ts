@@ -19,7 +19,7 @@ export interface RunRef {
 export interface FeatureStatsInput extends RunRef {
   /** The dictionary, `<run>/dictionaries/<trainingId>/` (encoder.onnx, cfg.json). */
   trainingId: string;
-  /** Parts summarised by one activity. Default 8. */
+  /** Parts summarised by one activity. Default: at least 8 parts, and 64 rows per dictionary feature or 1/concurrency of the rows if fewer (groupParts). */
   partsPerGroup?: number;
   /** Summarise, merge and example-window activities at once. Default 8. */
   concurrency?: number;
