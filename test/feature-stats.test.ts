@@ -13,7 +13,7 @@ import { encodeDictionaryWeights } from '../core/sae/sae-dictionary-files.js';
 import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
 import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
 import { readFeatureStats } from '../core/stats/feature-stats-parquet.js';
-import { encodeRows, FeatureSummary } from '../core/stats/feature-summary.js';
+import { encodeRows, FeatureSummary, MAX_SUMMARY_LABELS } from '../core/stats/feature-summary.js';
 import type { GenreScore } from '../core/stats/genre-scores.js';
 import { featureLogitEffects, loadLogitWeights } from '../core/stats/logit-effects.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
@@ -359,6 +359,42 @@ test('without partsPerGroup, parts are grouped by rows (64 per feature, or 1/con
   const page = await h!.store.getJson<{ firstGroup: number; groups: string[][] }>(layout.bucket, layout.statsPlanPageKey(trainingId, 0));
   const keys = Array.from({ length: 20 }, (_, i) => layout.partKey(HOOK, Math.floor(i / 4), i % 4));
   assert.deepEqual(page.groups, [keys.slice(0, 10), keys.slice(10)]);
+});
+
+test('a run labelled by a field with too many values fails the statistics once, naming the limit and the field', { timeout: 60_000 }, async () => {
+  const { store } = h!;
+  const runId = 'stats-many-labels';
+  const trainingId = 'planted-d6';
+  const layout = new RunLayout(output, runId);
+  const rows = MAX_SUMMARY_LABELS + 1;
+  const ids = Int32Array.from({ length: rows }, (_, r) => r);
+  // One document per row, each labelled by its own URL: one label more than a summary counts.
+  const label = Array.from({ length: rows }, (_, r) => `https://example.com/page/${r}`);
+  const bytes = encodeActivationPart({ runId, hook: HOOK, modelSha256: 'a'.repeat(64), dtype: 'fp32', width: WIDTH, shard: 0, part: 0 },
+    { doc: ids, context: ids, position: ids, token: ids, label, values: new Float32Array(rows * WIDTH).fill(1) });
+  const key = layout.partKey(HOOK, 0, 0);
+  await store.put(layout.bucket, key, bytes);
+  await store.putJson(layout.bucket, layout.manifestKey(0), {
+    format: MANIFEST_FORMAT, runId, shard: 0, source: 'synthetic://0', modelSha256: 'a'.repeat(64), dtype: 'fp32', hooks: { [HOOK]: { width: WIDTH } },
+    documents: rows, contexts: rows, tokens: rows, rows, bytes: bytes.byteLength, parts: [{ part: 0, hook: HOOK, key, rows, bytes: bytes.byteLength, sha256: sha256Hex(bytes) }],
+  } satisfies ShardManifest);
+  await store.putJson(layout.bucket, layout.summaryKey, { runId, outputUri: output, status: 'completed', shards: 1, failedShards: 0, tokens: rows, rows, bytes: 0 });
+  await writeDictionary(layout, trainingId, dictionary());
+  const handle = await h!.client.workflow.start('featureStats', {
+    taskQueue: ORCHESTRATION_QUEUE, workflowId: statsWorkflowId(runId, trainingId),
+    args: [{ runId, outputUri: output, trainingId, exampleWindows: false, featureBrowser: false } satisfies FeatureStatsInput],
+  });
+  h!.track(handle);
+  await assert.rejects(withTimeout('the statistics workflow', 45_000, handle.result()), (err: Error) => {
+    const chain: string[] = [];
+    for (let e: unknown = err; e instanceof Error; e = e.cause) chain.push(`${e.name}: ${e.message}`);
+    assert.ok(chain.some((m) => m.includes(`more than ${MAX_SUMMARY_LABELS} distinct values`) && m.includes('corpus.labelField')), chain.join(' <- '));
+    return true;
+  });
+  const history = await handle.fetchHistory();
+  const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt) ?? [];
+  assert.ok(attempts.every((a) => a === 1), `no retries: attempts ${attempts.join(', ')}`);
+  assert.equal(await store.head(layout.bucket, layout.statsKeys(trainingId).result), undefined, 'no result.json: the statistics do not look complete');
 });
 
 test('a summarise task whose plan page is missing fails naming the page', { timeout: 30_000 }, async () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { histogramBin, histogramLowerEdges, DEFAULT_HISTOGRAM } from '../core/stats/activation-histogram.js';
-import { encodeRows, FeatureSummary, mergeSummaries } from '../core/stats/feature-summary.js';
+import { encodeRows, FeatureSummary, MAX_SUMMARY_LABELS, mergeSummaries } from '../core/stats/feature-summary.js';
 import { syntheticPart } from '../core/stats/synthetic-encoded-part.js';
 import { zeroWeights } from '../core/sae/sae-weights.js';
 
@@ -183,5 +183,40 @@ describe('feature summary', () => {
     const s = new FeatureSummary({ dSae: 2 });
     assert.throws(() => s.add(new Float32Array(3), { shard: 0, doc: ints(0, 1), context: ints(0, 1), position: ints(0, 1), token: ints(0, 1) }), /d_sae 2/);
     assert.throws(() => new FeatureSummary({ dSae: 2, topK: 0 }), /topK/);
+  });
+
+  it(`counts firings for at most ${MAX_SUMMARY_LABELS} distinct labels, in add and in merges, and says which field to change`, () => {
+    const dSae = 3;
+    const rowsLabelled = (labels: string[]) => {
+      const n = labels.length;
+      const ids = Int32Array.from({ length: n }, (_, r) => r);
+      return { acts: new Float32Array(n * dSae).fill(1), rows: { shard: 0, doc: ids, context: ids, position: ids, token: ids, label: labels } };
+    };
+    const names = (from: number, count: number) => Array.from({ length: count }, (_, k) => `site-${from + k}`);
+    const full = new FeatureSummary({ dSae });
+    const a = rowsLabelled(names(0, MAX_SUMMARY_LABELS));
+    full.add(a.acts, a.rows);
+    assert.equal(full.labels().length, MAX_SUMMARY_LABELS);
+    // Labels it already has are fine; one more is refused, naming it and the field to change.
+    full.add(a.acts, a.rows);
+    const b = rowsLabelled(['site-0', 'site-999']);
+    assert.throws(() => full.add(b.acts, b.rows), (e: Error) =>
+      e.name === 'ConfigError' && e.message.includes(`more than ${MAX_SUMMARY_LABELS} distinct values`) && e.message.includes('"site-999"') && e.message.includes('corpus.labelField'));
+
+    // Merging: the union counts, and a refused merge changes nothing.
+    const left = new FeatureSummary({ dSae });
+    const l = rowsLabelled(names(0, 40));
+    left.add(l.acts, l.rows);
+    const right = new FeatureSummary({ dSae });
+    const r = rowsLabelled(names(30, 40)); // 30 new labels: 70 in all
+    right.add(r.acts, r.rows);
+    const before = JSON.stringify(left.labels().map((x) => [x.label, x.tokens])) + left.tokens;
+    assert.throws(() => left.mergeFrom(right), /more than 64 distinct values \(one past the limit: "site-64"\)/);
+    assert.equal(JSON.stringify(left.labels().map((x) => [x.label, x.tokens])) + left.tokens, before);
+    const small = new FeatureSummary({ dSae });
+    const r2 = rowsLabelled(names(30, 34)); // 24 new labels: 64 in all
+    small.add(r2.acts, r2.rows);
+    left.mergeFrom(small);
+    assert.equal(left.labels().length, MAX_SUMMARY_LABELS);
   });
 });

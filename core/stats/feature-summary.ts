@@ -21,6 +21,7 @@
 //
 // Assumption: each token is added once across all summaries that are merged (a token seen twice
 // counts twice, and could occupy two top-k slots).
+import { ConfigError } from '../config/run-config.js';
 import { referenceForward } from '../sae/reference-forward.js';
 import type { SaeArch } from '../sae/sae-config.js';
 import type { SaeWeights } from '../sae/sae-weights.js';
@@ -63,6 +64,16 @@ export interface IntervalExamples {
 }
 
 /** Everything the per-feature view shows, resolved from a summary. */
+/** Distinct row labels a summary counts firings for (labelFiring); one more fails the statistics (ConfigError). */
+export const MAX_SUMMARY_LABELS = 64;
+
+function tooManyLabels(label: string): ConfigError {
+  return new ConfigError(
+    `the corpus labels have more than ${MAX_SUMMARY_LABELS} distinct values (one past the limit: ${JSON.stringify(label.slice(0, 80))}); `
+    + 'the statistics count each feature\'s firing per label (8 bytes per feature per label) for the genre table: label the run by a field with fewer values (corpus.labelField)',
+  );
+}
+
 export interface FeatureView {
   feature: number;
   firingCount: number;
@@ -328,7 +339,12 @@ export class FeatureSummary {
 
   private firingFor(label: string): Float64Array {
     let firing = this.labelFiring.get(label);
-    if (!firing) this.labelFiring.set(label, (firing = new Float64Array(this.dSae)));
+    if (!firing) {
+      // Each label costs 8 bytes per feature in every summary: a field with thousands of values
+      // (a URL, a document id) would exhaust memory long before its genre table meant anything.
+      if (this.labelFiring.size >= MAX_SUMMARY_LABELS) throw tooManyLabels(label);
+      this.labelFiring.set(label, (firing = new Float64Array(this.dSae)));
+    }
     return firing;
   }
 
@@ -336,6 +352,9 @@ export class FeatureSummary {
   mergeFrom(other: FeatureSummary): this {
     const same = JSON.stringify(this.options) === JSON.stringify(other.options);
     if (!same) throw new RangeError(`cannot merge summaries with different options: ${JSON.stringify(this.options)} vs ${JSON.stringify(other.options)}`);
+    // Refused before anything is merged, so a failed merge leaves this summary as it was.
+    const newLabels = [...other.labelTokens.keys()].filter((l) => !this.labelTokens.has(l));
+    if (this.labelFiring.size + newLabels.length > MAX_SUMMARY_LABELS) throw tooManyLabels(newLabels[MAX_SUMMARY_LABELS - this.labelFiring.size]);
     const { dSae, bins, topK } = this;
     this.tokens += other.tokens;
     for (let i = 0; i < dSae; i++) {
@@ -347,8 +366,8 @@ export class FeatureSummary {
     for (let cell = 0; cell < dSae * bins; cell++) this.histogram[cell] += other.histogram[cell];
     this.reservoir.mergeFrom(other.reservoir);
     for (const [label, tokens] of other.labelTokens) {
-      this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + tokens);
       const mine = this.firingFor(label);
+      this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + tokens);
       const theirs = other.labelFiring.get(label)!;
       for (let i = 0; i < dSae; i++) mine[i] += theirs[i];
     }
