@@ -63,7 +63,6 @@ export interface IntervalExamples {
   examples: ExampleRef[];
 }
 
-/** Everything the per-feature view shows, resolved from a summary. */
 /** Distinct row labels a summary counts firings for (labelFiring); one more fails the statistics (ConfigError). */
 export const MAX_SUMMARY_LABELS = 64;
 
@@ -74,6 +73,7 @@ function tooManyLabels(label: string): ConfigError {
   );
 }
 
+/** Everything the per-feature view shows, resolved from a summary. */
 export interface FeatureView {
   feature: number;
   firingCount: number;
