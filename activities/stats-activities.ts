@@ -103,6 +103,7 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
             fetchPart: (key, sig) => store.getBytes(layout.bucket, key, sig),
             summariser: pool, dIn: cfg.d_in, dSae: cfg.d_sae, signal,
             ...(task.encodeBatchRows !== undefined && { batchRows: Math.max(1, Math.floor(task.encodeBatchRows)) }),
+            ...(task.labels === false && { labels: false }),
             ...(metrics && { metrics: metrics.summarise(task.runId, task.trainingId) }),
             onBatch: (e) => void (progress.rowsDone += e.rows),
             onPart(e) {
@@ -162,7 +163,9 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
           runId: task.runId, trainingId: task.trainingId, tokens: summary.tokens,
           labels: labels.map((l) => ({ label: l.label, tokens: l.tokens })),
           genres: genreScores(summary),
-          ...(labels.length === 0 && { note: 'not available: the activation parts carry no labels' }),
+          ...(labels.length === 0 && {
+            note: task.labels === false ? 'not available: the statistics left the labels out (the setting "labels": false)' : 'not available: the activation parts carry no labels',
+          }),
         } satisfies GenresFile, signal);
 
         stage = 'logit effects';

@@ -14,7 +14,7 @@ import { buildSaeEncoderModel } from '../core/sae/sae-encoder-model.js';
 import { zeroWeights, type SaeWeights } from '../core/sae/sae-weights.js';
 import { readFeatureStats } from '../core/stats/feature-stats-parquet.js';
 import { encodeRows, FeatureSummary, MAX_SUMMARY_LABELS } from '../core/stats/feature-summary.js';
-import type { GenreScore } from '../core/stats/genre-scores.js';
+import type { GenreScore, GenresFile } from '../core/stats/genre-scores.js';
 import { featureLogitEffects, loadLogitWeights } from '../core/stats/logit-effects.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
 import { readGroupPartKeys } from '../core/stats/stats-plan.js';
@@ -395,6 +395,18 @@ test('a run labelled by a field with too many values fails the statistics once, 
   const attempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt) ?? [];
   assert.ok(attempts.every((a) => a === 1), `no retries: attempts ${attempts.join(', ')}`);
   assert.equal(await store.head(layout.bucket, layout.statsKeys(trainingId).result), undefined, 'no result.json: the statistics do not look complete');
+
+  // As the error suggests: the same run with `labels: false` gets its statistics, without a genre table.
+  const again = await h!.client.workflow.start('featureStats', {
+    taskQueue: ORCHESTRATION_QUEUE, workflowId: `${statsWorkflowId(runId, trainingId)}-no-labels`,
+    args: [{ runId, outputUri: output, trainingId, labels: false, exampleWindows: false, featureBrowser: false } satisfies FeatureStatsInput],
+  });
+  h!.track(again);
+  const result = await withTimeout('the statistics workflow without labels', 45_000, again.result()) as StatsResult;
+  assert.deepEqual([result.tokens, result.labels], [rows, 0]);
+  const genres = await store.getJson<GenresFile>(layout.bucket, layout.statsKeys(trainingId).genres);
+  assert.deepEqual([genres.labels, genres.genres], [[], []]);
+  assert.match(genres.note ?? '', /left the labels out/);
 });
 
 test('a summarise task whose plan page is missing fails naming the page', { timeout: 30_000 }, async () => {

@@ -201,7 +201,7 @@ describe('feature summary', () => {
     full.add(a.acts, a.rows);
     const b = rowsLabelled(['site-0', 'site-999']);
     assert.throws(() => full.add(b.acts, b.rows), (e: Error) =>
-      e.name === 'ConfigError' && e.message.includes(`more than ${MAX_SUMMARY_LABELS} distinct values`) && e.message.includes('"site-999"') && e.message.includes('corpus.labelField'));
+      e.name === 'ConfigError' && e.message.includes(`more than ${MAX_SUMMARY_LABELS} distinct values`) && e.message.includes('"site-999"') && e.message.includes('corpus.labelField') && e.message.includes('"labels": false'));
 
     // Merging: the union counts, and a refused merge changes nothing.
     const left = new FeatureSummary({ dSae });

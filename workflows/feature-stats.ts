@@ -100,6 +100,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
         ...(input.encodeBatchRows !== undefined && { encodeBatchRows: input.encodeBatchRows }),
         ...(input.topK !== undefined && { topK: input.topK }),
         ...(input.intervalExamples !== undefined && { intervalExamples: input.intervalExamples }),
+        ...(input.labels === false && { labels: false }),
         ...(input.executionProvider !== undefined && { executionProvider: input.executionProvider }),
         ...(input.summariseThreads !== undefined && { summariseThreads: input.summariseThreads }),
       }).then((summary) => {
@@ -116,7 +117,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
   if (input.exampleWindows !== false) await exampleWindows(start.phase === 'examples' ? start : undefined);
 
   progress.phase = 'finalising';
-  const result = await acts.finalizeStats({ ...ref, summaryKey: rootKey, parts: plan.parts });
+  const result = await acts.finalizeStats({ ...ref, summaryKey: rootKey, parts: plan.parts, ...(input.labels === false && { labels: false }) });
   // The browser is written after result.json, from the stored outputs, exactly as
   // `thresher report` would rewrite it.
   if (input.featureBrowser !== false) {

@@ -39,10 +39,16 @@ export interface FeatureStatsInput extends RunRef {
   summariseThreads?: number;
   /**
    * Examples shown per activation interval, and kept per feature for each of the interval
-   * reservoir's 44 buckets (1–255). Default 4. Most of a summary's memory: about 6.6 KB per
-   * feature at 4, 2.4 KB at 1.
+   * reservoir's 44 buckets (1–255). Default 4. Most of a summary's memory: about 6.8 KB per
+   * feature at 4, 2.6 KB at 1.
    */
   intervalExamples?: number;
+  /**
+   * Count each feature's firing per corpus label, for the genre table. Default true. false ignores
+   * the parts' labels: for a run labelled by a field with more values than a summary counts
+   * (MAX_SUMMARY_LABELS), whose statistics would otherwise fail.
+   */
+  labels?: boolean;
   /**
    * Cut the examples' context windows from the run's corpus and model (examples.parquet). Default
    * true; only activation parts made without a corpus (synthetic tests) turn it off.
@@ -65,7 +71,7 @@ export interface FeatureStatsInput extends RunRef {
 /** What a user may set: a run config's `stats` section (checked by core/stats/stats-settings-schema.ts). */
 export type StatsSettings = Pick<
   FeatureStatsInput,
-  'partsPerGroup' | 'concurrency' | 'fanIn' | 'encodeBatchRows' | 'executionProvider' | 'summariseThreads' | 'topK' | 'intervalExamples' | 'shardsPerWindowTask' | 'featuresPerRowGroup' | 'featureBrowser' | 'maxAttempts' | 'heartbeatTimeoutSeconds'
+  'partsPerGroup' | 'concurrency' | 'fanIn' | 'encodeBatchRows' | 'executionProvider' | 'summariseThreads' | 'topK' | 'intervalExamples' | 'labels' | 'shardsPerWindowTask' | 'featuresPerRowGroup' | 'featureBrowser' | 'maxAttempts' | 'heartbeatTimeoutSeconds'
 >;
 
 /**
@@ -119,6 +125,8 @@ export interface SummariseTask extends RunRef {
   summariseThreads?: number;
   topK?: number;
   intervalExamples?: number;
+  /** false: the parts' labels are ignored (no per-label firing counts). */
+  labels?: boolean;
 }
 
 export interface SummaryRef {
@@ -185,6 +193,8 @@ export interface FinalizeTask extends RunRef {
   summaryKey: string;
   /** Activation parts the summary covers (recorded in result.json). */
   parts: number;
+  /** false when the statistics left the parts' labels out (FeatureStatsInput.labels). */
+  labels?: boolean;
 }
 
 export interface StatsResult extends RunRef {

@@ -69,7 +69,8 @@ export const MAX_SUMMARY_LABELS = 64;
 function tooManyLabels(label: string): ConfigError {
   return new ConfigError(
     `the corpus labels have more than ${MAX_SUMMARY_LABELS} distinct values (one past the limit: ${JSON.stringify(label.slice(0, 80))}); `
-    + 'the statistics count each feature\'s firing per label (8 bytes per feature per label) for the genre table: label the run by a field with fewer values (corpus.labelField)',
+    + 'the statistics count each feature\'s firing per label (8 bytes per feature per label) for the genre table: label the run by a field with fewer values (corpus.labelField), '
+    + 'or run the statistics with the setting "labels": false to leave the labels out',
   );
 }
 

@@ -11,7 +11,7 @@ const posInt = z.number().int().min(1);
 
 export const statsSettingsSchema = z
   .object({
-    /** Activation parts summarised by one activity. Default 8. */
+    /** Activation parts summarised by one activity. Default: sized to the dictionary (groupParts). */
     partsPerGroup: posInt.max(100_000).optional(),
     /** Summarise, merge and example-window activities at once. Default 8. */
     concurrency: posInt.max(1000).optional(),
@@ -31,6 +31,8 @@ export const statsSettingsSchema = z
     shardsPerWindowTask: posInt.max(100_000).optional(),
     /** Features per row group of examples.parquet. Default 1,024. */
     featuresPerRowGroup: posInt.max(1 << 20).optional(),
+    /** Count each feature's firing per corpus label (the genre table). Default true; false ignores the parts' labels. */
+    labels: z.boolean().optional(),
     /** Write the feature browser when the statistics are done. Default true. */
     featureBrowser: z.boolean().optional(),
     /** Attempts per activity. Default 5. */

@@ -29,6 +29,8 @@ export interface SummarisePartsOptions {
   dSae: number;
   /** Rows per encoder call. Default defaultEncodeBatchRows(d_sae). */
   batchRows?: number;
+  /** Pass the parts' labels on to the summary (per-label firing counts). Default true. */
+  labels?: boolean;
   /** Batches outstanding per lane (sent and not finished). Default 2: a lane has the next batch at hand when it finishes one; 1 leaves it idle while this thread takes the result. */
   perLane?: number;
   signal?: AbortSignal;
@@ -136,7 +138,7 @@ export async function summariseParts(o: SummarisePartsOptions): Promise<Summaris
           context: b.cols.context.subarray(b.start, end),
           position: b.cols.position.subarray(b.start, end),
           token: b.cols.token.subarray(b.start, end),
-          ...(b.cols.label && { label: b.cols.label.slice(b.start, end) }),
+          ...(b.cols.label && o.labels !== false && { label: b.cols.label.slice(b.start, end) }),
         });
       }
       // Awaited in order below; if we stop early (error, abort) the rest must not be unhandled.
