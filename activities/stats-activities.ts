@@ -19,8 +19,9 @@ import { summariseParts } from '../core/stats/summarise-parts.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
 import { listHookParts } from '../core/training/activation-stream.js';
-import type {
-  FeatureStatsInput, FinalizeTask, MergeTask, StatsHeartbeat, StatsPlan, StatsResult, SummariseTask, SummaryRef,
+import {
+  DEFAULT_STATS_CONCURRENCY,
+  type FeatureStatsInput, type FinalizeTask, type MergeTask, type StatsHeartbeat, type StatsPlan, type StatsResult, type SummariseTask, type SummaryRef,
 } from '../workflows/stats-types.js';
 
 export interface StatsActivityDeps {
@@ -61,7 +62,7 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
         const { parts, width } = await listHookParts(store, layout, cfg.hook_name!);
         if (width !== cfg.d_in) throw new ConfigError(`hook ${cfg.hook_name} has width ${width}, dictionary ${input.trainingId} has d_in ${cfg.d_in}`);
         const groups = groupParts(parts, {
-          dSae: cfg.d_sae, concurrency: input.concurrency ?? 8,
+          dSae: cfg.d_sae, concurrency: input.concurrency ?? DEFAULT_STATS_CONCURRENCY,
           ...(input.partsPerGroup !== undefined && { partsPerGroup: input.partsPerGroup }),
         });
         const groupsPerPage = groupsPerPlanPage(groups);

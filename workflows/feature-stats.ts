@@ -7,6 +7,7 @@ import type { StatsActivities } from '../activities/stats-activities.js';
 import { mergeChildren, mergeLevelSizes, mergeNodeKey, partialSummaryKey } from '../core/stats/merge-tree.js';
 import {
   STATS_ACTIVITIES_PER_EXECUTION,
+  DEFAULT_STATS_CONCURRENCY,
   STATS_QUEUE,
   type FeatureStatsInput,
   type StatsCarried,
@@ -62,7 +63,7 @@ export async function featureStats(input: FeatureStatsInput): Promise<StatsResul
     progress.groups = plan.groups;
   }
   const ref = { runId: input.runId, outputUri: input.outputUri, trainingId: input.trainingId };
-  const concurrency = input.concurrency ?? 8;
+  const concurrency = input.concurrency ?? DEFAULT_STATS_CONCURRENCY;
   const fanIn = input.fanIn ?? 16;
 
   let running = 0;

@@ -21,7 +21,7 @@ export interface FeatureStatsInput extends RunRef {
   trainingId: string;
   /** Parts summarised by one activity. Default: at least 8 parts, and 64 rows per dictionary feature or 1/concurrency of the rows if fewer (groupParts). */
   partsPerGroup?: number;
-  /** Summarise, merge and example-window activities at once. Default 8. */
+  /** Summarise, merge and example-window activities at once. Default DEFAULT_STATS_CONCURRENCY (8). */
   concurrency?: number;
   /** Summaries merged by one activity. Default 16. */
   fanIn?: number;
@@ -80,6 +80,9 @@ export type StatsSettings = Pick<
  * Temporal's history limits (bench:stats-schedule: largest history 3,278 events).
  */
 export const STATS_ACTIVITIES_PER_EXECUTION = 1000;
+
+/** Activities at once when FeatureStatsInput.concurrency is unset; planning sizes small runs' groups by it too. */
+export const DEFAULT_STATS_CONCURRENCY = 8;
 
 /** Counts and prefixes only: the groups' part keys are in S3 (core/stats/stats-plan.ts). */
 export interface StatsPlan {
