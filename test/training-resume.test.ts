@@ -12,7 +12,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTraining } from '../cli/train-commands.js';
+import { ObjectStore } from '../core/storage/object-store.js';
 import { RunLayout } from '../core/storage/run-layout.js';
+import { trainDictionary } from '../core/training/train-dictionary.js';
+import { dictionaryConfig, parseTrainingConfig, resolveTrainingConfig, sweepJobs } from '../core/training/training-config.js';
 import type { CheckpointPointer } from '../core/training/training-checkpoints.js';
 import type { TrainingConfigInput } from '../core/training/training-config-schema.js';
 import type { TrainSweepResult } from '../workflows/training-types.js';
@@ -202,4 +205,35 @@ test('a training worker stopped with SIGTERM checkpoints the step it reached; th
   const got = (await metricLines(h!.store, layout, trainingId)).flatMap((c) => c.records);
   const want = (await metricLines(h!.store, layout, refDict.trainingId)).flatMap((c) => c.records);
   assert.deepEqual(got.map((r) => strip({ ...r })), want.map((r) => strip({ ...r })), 'every step recorded once, as the uninterrupted training recorded it');
+});
+
+test('a stop that lands while a metrics chunk is being written still checkpoints the step it reached', { timeout: 120_000 }, async () => {
+  const runId = 'synthetic-stop-mid-write';
+  const layout = new RunLayout(output, runId);
+  await writeSyntheticRun(h!.store, output, runId, { width: 64, shards: 2, partsPerShard: 1, rowsPerPart: 1500, nDirections: 48 });
+  const parsed = parseTrainingConfig(config(runId, 'mid-write', { checkpointEverySteps: STEPS }));
+  const resolved = resolveTrainingConfig(parsed, { runId, outputUri: output }, 'mid-write');
+  const [job] = sweepJobs(resolved);
+  const stop = new AbortController();
+  const chunkPrefix = layout.metricsPrefix(job.trainingId);
+  // The stop arrives while the first metrics chunk's put is under way; the put then goes on with
+  // the signal the training gave it (the CI failure this reproduces: that put was cut off, counted
+  // as a write failure, and the stopped training wrote no checkpoint).
+  class StopDuringChunkPut extends ObjectStore {
+    override async put(bucket: string, key: string, body: Uint8Array, opts: { contentType?: string; signal?: AbortSignal } = {}): Promise<string> {
+      if (key.startsWith(chunkPrefix) && !stop.signal.aborted) stop.abort(new Error('stopped for the test'));
+      return super.put(bucket, key, body, opts);
+    }
+  }
+  const store = new StopDuringChunkPut(h!.store.client);
+  const stopped = await trainDictionary({ store, layout, config: dictionaryConfig(resolved, job), signal: stop.signal }).then(
+    () => assert.fail('the training finished although it was stopped'),
+    (err: Error) => err,
+  );
+  assert.equal(stopped.message, 'stopped for the test');
+  const pointer = await h!.store.getJsonIfExists<CheckpointPointer>(layout.bucket, layout.checkpointPointerKey(job.trainingId));
+  assert.ok(pointer, 'the stopped training wrote a checkpoint');
+  assert.ok(pointer.step >= 100 && pointer.step < STEPS, `checkpoint at step ${pointer.step}: after the first chunk, before the end`);
+  const written = (await metricLines(h!.store, layout, job.trainingId)).flatMap((c) => c.records).map((r) => r.step);
+  assert.deepEqual(written, Array.from({ length: pointer.step }, (_, i) => i + 1), 'the metrics of every step up to the checkpoint, the interrupted chunk included');
 });

@@ -84,6 +84,9 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
   // the training at the next step.
   let writes: Promise<void> = Promise.resolve();
   let writeError: unknown;
+  // Those writes outlive a stop by a deadline: a metrics chunk cut off mid-put by the stop would
+  // count as a write failure, and the stopped training would then skip its last checkpoint.
+  const writeSignal = outlive(signal, ABORT_CHECKPOINT_TIMEOUT_MS);
   const enqueue = (fn: () => Promise<void>) => {
     writes = writes.then(fn);
     writes.catch((err) => void (writeError ??= err));
@@ -132,11 +135,11 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
       : undefined;
 
     /** Takes the trainer's state and counters now; the returned write stores them (data, then pointer). */
-    const checkpointAt = async (writeSignal: AbortSignal | undefined): Promise<() => Promise<void>> => {
+    const checkpointAt = async (putSignal: AbortSignal | undefined): Promise<() => Promise<void>> => {
       const state = await trainer.state();
       const info = { step, tokens, position, seed: c.seed, scale, fingerprint, resampleEvents, resampledFeatures };
       return async () => {
-        pointer = await writeCheckpoint(store, layout, trainingId, state, info, pointer, writeSignal);
+        pointer = await writeCheckpoint(store, layout, trainingId, state, info, pointer, putSignal);
         o.onCheckpoint?.(pointer);
       };
     };
@@ -187,13 +190,13 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
 
       if (chunkEnds(step)) {
         const chunk = log.takeChunk()!;
-        enqueue(() => log.write(chunk, signal));
+        enqueue(() => log.write(chunk, writeSignal));
       }
       if (step % c.checkpointEverySteps === 0 || step === c.steps) {
         // One checkpoint in flight at most: bounds memory to one extra copy of the state.
         await writes;
         if (writeError) throw writeError;
-        enqueue(await checkpointAt(signal));
+        enqueue(await checkpointAt(writeSignal));
       }
     }
     await writes;
@@ -225,6 +228,16 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
     await stream?.close();
     await trainer.close();
   }
+}
+
+/** A signal that aborts `graceMs` after `stop` does (never, without `stop`). */
+function outlive(stop: AbortSignal | undefined, graceMs: number): AbortSignal | undefined {
+  if (!stop) return undefined;
+  const c = new AbortController();
+  const later = () => setTimeout(() => c.abort(stop.reason), graceMs).unref();
+  if (stop.aborted) later();
+  else stop.addEventListener('abort', later, { once: true });
+  return c.signal;
 }
 
 /** Means over the last finalWindow(steps) steps; those before a resume are read back from S3. */
