@@ -28,7 +28,10 @@ import { isScheduled, scheduledL1, scheduledLr } from './training-schedule.js';
  * (one batch is noisy; a long window would reach back to a worse dictionary).
  */
 export const FINAL_WINDOW_STEPS = 100;
-/** How long a stopping training may spend writing its last checkpoint (weights and Adam state, about 6 × d_in × d_sae × 4 bytes). */
+/**
+ * How long a stopping training may spend, from the stop, finishing the writes under way and writing
+ * its last checkpoint (weights and Adam state, about 6 × d_in × d_sae × 4 bytes).
+ */
 export const ABORT_CHECKPOINT_TIMEOUT_MS = 120_000;
 export const finalWindow = (steps: number): number => Math.max(1, Math.min(FINAL_WINDOW_STEPS, Math.ceil(steps / 10)));
 
@@ -84,8 +87,9 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
   // the training at the next step.
   let writes: Promise<void> = Promise.resolve();
   let writeError: unknown;
-  // Those writes outlive a stop by a deadline: a metrics chunk cut off mid-put by the stop would
-  // count as a write failure, and the stopped training would then skip its last checkpoint.
+  // Those writes, and the checkpoint a stop writes, outlive the stop by a deadline: a metrics chunk
+  // cut off mid-put by the stop would count as a write failure, and the stopped training would
+  // then skip its last checkpoint.
   const writeSignal = outlive(signal, ABORT_CHECKPOINT_TIMEOUT_MS);
   const enqueue = (fn: () => Promise<void>) => {
     writes = writes.then(fn);
@@ -147,15 +151,14 @@ export async function trainDictionary(o: TrainDictionaryOptions): Promise<Dictio
      * Run when the training is stopped (a worker shutting down, or the run cancelled): checkpoints
      * the steps since the last checkpoint, so the retry resumes here instead of up to
      * checkpointEverySteps steps back. The metrics up to this step go first and the pointer last, as
-     * at every checkpoint. Its writes cannot use the aborted signal, so they get their own deadline.
+     * at every checkpoint. Its writes cannot use the aborted signal; they share writeSignal's deadline.
      */
     const checkpointOnAbort = async (): Promise<void> => {
       await writes.catch(() => undefined);
       if (writeError || step <= (pointer?.step ?? 0)) return;
-      const deadline = AbortSignal.timeout(ABORT_CHECKPOINT_TIMEOUT_MS);
       const chunk = log.takeChunk();
-      if (chunk) await log.write(chunk, deadline);
-      await (await checkpointAt(deadline))();
+      if (chunk) await log.write(chunk, writeSignal);
+      await (await checkpointAt(writeSignal))();
     };
     /** Stops between steps (never inside one, so the checkpoint is of a whole step and its resampling). */
     const stopHere = async (reason: unknown): Promise<never> => {
