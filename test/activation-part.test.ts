@@ -91,6 +91,30 @@ test('the activation column can be Snappy-compressed (for sparse post-ReLU hooks
   assert.throws(() => encodeActivationPart(metaFor({ width: 32 }), cols, { activationCodec: 'ZSTD' as never }), /activationCodec must be/)
 })
 
+test('vectors decode into a caller\'s buffer when it is large enough (fp32 and fp16, plain and Snappy), and into a new array when not', async () => {
+  for (const dtype of ['fp32', 'fp16'] as const) {
+    for (const activationCodec of ['UNCOMPRESSED', 'SNAPPY'] as const) {
+      const cols = columnsFor(300, 16, 9)
+      const bytes = encodeActivationPart(metaFor({ dtype, width: 16 }), cols, { activationCodec, rowGroupRows: 128 })
+      const expected = (await readActivationPart(bytes)).cols.values
+      // Larger than the part and full of junk: the result is a view of its start, every value overwritten.
+      const into = new Float32Array(300 * 16 + 50).fill(12345)
+      const back = await readActivationPart(bytes, { into })
+      assert.equal(back.cols.values.buffer, into.buffer, `${dtype} ${activationCodec}: decoded into the buffer`)
+      assert.equal(back.cols.values.byteOffset, 0)
+      assert.equal(back.cols.values.length, 300 * 16)
+      assert.deepEqual(bitsOf(back.cols.values), bitsOf(expected), `${dtype} ${activationCodec}`)
+      assert.equal(into[300 * 16], 12345, 'nothing past the part is written')
+      // One value short: the buffer is left alone and the part gets an array of its own.
+      const small = new Float32Array(300 * 16 - 1).fill(7)
+      const own = await readActivationPart(bytes, { into: small })
+      assert.notEqual(own.cols.values.buffer, small.buffer)
+      assert.deepEqual(bitsOf(own.cols.values), bitsOf(expected))
+      assert.ok(small.every((v) => v === 7))
+    }
+  }
+})
+
 test('an empty part round trips', async () => {
   const cols = columnsFor(0, 8)
   const back = await readActivationPart(encodeActivationPart(metaFor(), cols))

@@ -123,6 +123,17 @@ describe('summariseParts', () => {
     });
   }
 
+  it('parts decoded into reused buffers (equal sizes, prefetched) still give the one-pass summary', async () => {
+    // Equal parts fit each other's buffers, so every part after the second decodes into the array
+    // of the part two before it, while the part before it is still being dealt out.
+    const parts = makeParts([24, 24, 24, 24, 24, 24, 24]);
+    for (const [lanes, perLane, batchRows] of [[2, 2, 8], [1, 1, 24], [3, 2, 5]]) {
+      const { summariser, merged } = fakeLanes(w, lanes, []);
+      await summariseParts({ partKeys: [...parts.keys()], fetchPart: async (key) => parts.get(key)!, summariser, dIn: D_IN, dSae: D_SAE, batchRows, perLane });
+      assert.deepEqual(summaryViews(merged()), summaryViews(await onePass(parts, w)), `${lanes} lanes, ${perLane} per lane, ${batchRows}-row batches`);
+    }
+  });
+
   it('without batchRows, batches hold at most 1,024 rows and 64 MiB of activations', async () => {
     assert.deepEqual([1024, 4096, 16_384, 131_072, 1 << 20, 1 << 30].map(defaultEncodeBatchRows), [1024, 1024, 1024, 128, 16, 1]);
     for (const dSae of [4096, 16_384, 131_072, 1 << 20]) assert.ok(defaultEncodeBatchRows(dSae) * dSae * 4 <= ENCODE_BATCH_BYTES);

@@ -10,4 +10,4 @@ export {
 } from './activation-meta.js'
 export type { ActivationColumns } from './activation-layout.js'
 export { encodeActivationPart, ROW_GROUP_TARGET_BYTES, type EncodeActivationOptions } from './activation-write.js'
-export { readActivationPart, readActivationPartMeta, type ActivationPartInfo } from './activation-read.js'
+export { readActivationPart, readActivationPartMeta, type ActivationPartInfo, type ReadActivationPartOptions } from './activation-read.js'

@@ -73,8 +73,20 @@ export function readActivationPartMeta(bytes: Uint8Array): ActivationPartInfo {
   return parseFooter(bytes).info
 }
 
+/** Options of readActivationPart. */
+export interface ReadActivationPartOptions {
+  /**
+   * A buffer to decode the vectors into when it holds at least rows × width values: the result's
+   * `values` is then a view of it, valid until the caller reuses it. A reader of many parts (the
+   * statistics stage) passes the same buffers again, because a fresh 64 MiB array per part costs
+   * its page faults on every part: in bench:stats they were most of the main thread's time.
+   * Anything it held is overwritten; a part it is too small for gets a new array.
+   */
+  into?: Float32Array
+}
+
 /** Reads a whole part and decodes the vectors back to float32 (fp16 widened exactly). */
-export async function readActivationPart(bytes: Uint8Array): Promise<{ meta: ActivationPartMeta; cols: ActivationColumns }> {
+export async function readActivationPart(bytes: Uint8Array, options: ReadActivationPartOptions = {}): Promise<{ meta: ActivationPartMeta; cols: ActivationColumns }> {
   const { info, metadata } = parseFooter(bytes)
   const { meta, rows, hasLabel } = info
   const rowBytes = vectorBytes(meta)
@@ -89,7 +101,7 @@ export async function readActivationPart(bytes: Uint8Array): Promise<{ meta: Act
   // thread paid ~5 µs a row for that at d_in 512). Anything else — other encodings or page kinds,
   // or damage the fast path's checks catch — goes through hyparquet as before, so the result (or
   // the error) is the same either way.
-  let values = readVectorsFromPages(bytes, metadata, meta, rows)
+  let values = readVectorsFromPages(bytes, metadata, meta, rows, options.into)
   const payload = values ? undefined : new Uint8Array(rows * rowBytes)
 
   // hyparquet copies what it slices, so hand it the bytes without an extra copy of the whole file.
@@ -157,21 +169,22 @@ export async function readActivationPart(bytes: Uint8Array): Promise<{ meta: Act
  * alias the caller's buffer (a later reuse of `bytes` would change the values under the summary).
  * One memcpy per page is a small part of what the row-by-row path cost.
  */
-export function readVectorsFromPages(bytes: Uint8Array, metadata: FileMetaData, meta: ActivationPartMeta, rows: number): Float32Array | undefined {
+export function readVectorsFromPages(bytes: Uint8Array, metadata: FileMetaData, meta: ActivationPartMeta, rows: number, into?: Float32Array): Float32Array | undefined {
   try {
-    return decodeVectorPages(bytes, metadata, meta, rows)
+    return decodeVectorPages(bytes, metadata, meta, rows, into)
   } catch {
     return undefined
   }
 }
 
-function decodeVectorPages(bytes: Uint8Array, metadata: FileMetaData, meta: ActivationPartMeta, rows: number): Float32Array | undefined {
+function decodeVectorPages(bytes: Uint8Array, metadata: FileMetaData, meta: ActivationPartMeta, rows: number, into?: Float32Array): Float32Array | undefined {
   const rowBytes = vectorBytes(meta)
   const fp32 = meta.dtype === 'fp32'
-  const values = new Float32Array(rows * meta.width)
+  const length = rows * meta.width
+  const values = into && into.length >= length ? into.subarray(0, length) : new Float32Array(length)
   // fp32: the little-endian bytes of the result, written page by page (swapped at the end on a
   // big-endian host). fp16: pages are widened into `values` through an aligned Uint16Array.
-  const out = new Uint8Array(values.buffer)
+  const out = new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
   let scratch: Uint8Array | undefined
   const aligned16 = (page: Uint8Array): Uint16Array => {
     if (HOST_IS_LITTLE_ENDIAN && page.byteOffset % 2 === 0) return new Uint16Array(page.buffer, page.byteOffset, page.length / 2)

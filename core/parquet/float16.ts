@@ -112,7 +112,7 @@ export function float32ArrayToFloat16(src: Float32Array, dst = new Uint16Array(s
 }
 
 /** Converts float16 bit patterns back to a Float32Array (exact). */
-export function float16ArrayToFloat32(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {
+export function float16ArrayToFloat32(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
   if (dst.length !== src.length) throw new RangeError(`float32 output holds ${dst.length} values, input has ${src.length}`)
   const table = getDecodeTable()
   const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length)

@@ -91,13 +91,23 @@ export async function summariseParts(o: SummarisePartsOptions): Promise<Summaris
   const { partKeys, dIn, summariser, signal } = o;
   const maxInFlight = perLane * summariser.lanes;
 
-  const read = (key: string) => o.fetchPart(key, signal).then(readActivationPart);
+  // Part p decodes its vectors into vectorBuffers[p % 2]. Part p + 2 starts decoding only once
+  // every batch of part p has been copied into a lane's input (batches are copied as they are
+  // taken, and the generator moves past part p only when asked for the batch after its last), so
+  // two buffers serve every part: no fresh 64 MiB array, and its page faults, per part.
+  const vectorBuffers: Float32Array[] = [new Float32Array(0), new Float32Array(0)];
+  const read = async (key: string, p: number) => {
+    const part = await readActivationPart(await o.fetchPart(key, signal), { into: vectorBuffers[p % 2] });
+    // Kept for the next part of this parity (a part too large for the buffer got its own array).
+    if (part.cols.values.buffer !== vectorBuffers[p % 2].buffer) vectorBuffers[p % 2] = part.cols.values;
+    return part;
+  };
   /** Batches of every part in order; part p + 1 is fetched and decoded while part p is summarised. */
   async function* batches(): AsyncGenerator<Batch> {
-    let next = partKeys.length ? read(partKeys[0]) : undefined;
+    let next = partKeys.length ? read(partKeys[0], 0) : undefined;
     for (let p = 0; p < partKeys.length; p++) {
       const { meta, cols } = await next!;
-      next = p + 1 < partKeys.length ? read(partKeys[p + 1]) : undefined;
+      next = p + 1 < partKeys.length ? read(partKeys[p + 1], p + 1) : undefined;
       // Awaited in turn; until then a failure must not surface as an unhandled rejection.
       next?.catch(() => undefined);
       if (meta.width !== dIn) throw new ConfigError(`part ${partKeys[p]} has width ${meta.width}, dictionary has d_in ${dIn}`);
