@@ -1,8 +1,9 @@
 // summariseParts, the statistics stage's read → batch → lane loop (shared by the summarisePart
 // activity and bench:stats), against stand-in lanes on this thread: the lanes' merged summaries
-// equal a one-pass summary of the same rows, batch i goes to lane i mod lanes, batches are
-// pipelined but never more than perLane are outstanding in a lane, callbacks report parts and
-// batches in order, and failures (bad width, a failed fetch or lane, an abort) reject cleanly.
+// equal a one-pass summary of the same rows, each batch goes to the lane with the fewest
+// outstanding (so a slow lane does not hold back the others), batches are pipelined but never
+// more than perLane are outstanding in a lane, callbacks report parts and batches in send order,
+// and failures (bad width, a failed fetch or lane, an abort) reject cleanly.
 // The real lanes (worker threads) are tested in summariser-pool.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -47,9 +48,9 @@ async function onePass(parts: Map<string, Uint8Array>, w: SaeWeights): Promise<F
 
 /**
  * Stand-in lanes on this thread: each has a summary fed by the reference encoder, answers after a
- * random delay, and logs what happened when ("send i lane l", "done i").
+ * random delay (or `delayMs(lane)`), and logs what happened when ("send i lane l", "done i").
  */
-function fakeLanes(w: SaeWeights, lanes: number, log: string[], fail?: (call: number) => boolean) {
+function fakeLanes(w: SaeWeights, lanes: number, log: string[], fail?: (call: number) => boolean, delayMs?: (lane: number) => number) {
   const rng = new SeededRandom(5);
   const summaries = Array.from({ length: lanes }, () => new FeatureSummary({ dSae: D_SAE, topK: 3 }));
   let calls = 0;
@@ -66,7 +67,7 @@ function fakeLanes(w: SaeWeights, lanes: number, log: string[], fail?: (call: nu
         summaries[lane].add(encodeRows(w, inputs), copy);
         log.push(`done ${call}`);
         resolve({ encodeSeconds: 0.001 * (call + 1), addSeconds: 0 });
-      }, rng.int(0, 4)));
+      }, delayMs ? delayMs(lane) : rng.int(0, 4)));
     },
   };
   const merged = () => summaries.reduce((acc, s) => acc.mergeFrom(s), new FeatureSummary({ dSae: D_SAE, topK: 3 }));
@@ -105,21 +106,23 @@ describe('summariseParts', () => {
       // Batches of ≤ 16 rows that never span parts (3 + 4 + 1 + 7), reported in order with their own encode times.
       assert.deepEqual(batches, [16, 16, 5, 16, 16, 16, 16, 5, 16, 16, 16, 16, 16, 16, 4]);
       assert.deepEqual(log.filter((l) => l.startsWith('reported')).map((l) => Number(l.split(' ')[2])), batches.map((_, i) => 0.001 * (i + 1)));
-      // Batch i went to lane i mod lanes.
+      // Outstanding per lane = sent − finished, at each send: each batch went to a lane with the
+      // fewest outstanding (the lowest-numbered of those), never above perLane, and perLane was reached.
       const sends = log.filter((l) => l.startsWith('send')).map((l) => l.split(' ').map(Number));
-      assert.deepEqual(sends.map(([, i, , lane]) => lane), sends.map(([, i]) => i % lanes));
-      // Outstanding per lane = sent − finished, at each send: never above perLane, and reached.
       const laneOf = new Map(sends.map(([, i, , lane]) => [i, lane]));
       const outstanding = new Array(lanes).fill(0);
       let most = 0;
       for (const l of log) {
         const [what, id] = l.split(' ');
-        if (what === 'send') most = Math.max(most, ++outstanding[laneOf.get(Number(id))!]);
-        else if (what === 'done') outstanding[laneOf.get(Number(id))!]--;
+        if (what === 'send') {
+          const lane = laneOf.get(Number(id))!;
+          assert.equal(lane, outstanding.indexOf(Math.min(...outstanding)), `${l}: outstanding ${outstanding.join(',')}`);
+          most = Math.max(most, ++outstanding[lane]);
+        } else if (what === 'done') outstanding[laneOf.get(Number(id))!]--;
       }
       assert.equal(most, perLane);
-      // Pipelined: with room for two, the second batch is sent before the first is reported.
-      assert.equal(log.indexOf('send 1 lane ' + (1 % lanes)) < log.findIndex((l) => l.startsWith('reported')), lanes * perLane > 1);
+      // Pipelined: with room for two, the second batch is sent before the first is finished.
+      assert.equal(log.indexOf('send 1 lane ' + laneOf.get(1)) < log.indexOf('done 0'), lanes * perLane > 1);
     });
   }
 
@@ -132,6 +135,26 @@ describe('summariseParts', () => {
       await summariseParts({ partKeys: [...parts.keys()], fetchPart: async (key) => parts.get(key)!, summariser, dIn: D_IN, dSae: D_SAE, batchRows, perLane });
       assert.deepEqual(summaryViews(merged()), summaryViews(await onePass(parts, w)), `${lanes} lanes, ${perLane} per lane, ${batchRows}-row batches`);
     }
+  });
+
+  it('a slow lane does not hold back a fast one: batches go to whichever lane has room', async () => {
+    // Lane 0 takes 12 ms a batch, lane 1 1 ms. Dealt in turn, each would get half the batches and
+    // lane 1 would wait on lane 0; given to the lane with room, lane 1 takes most of them.
+    const parts = makeParts([64, 64, 64]);
+    const log: string[] = [];
+    const { summariser, merged } = fakeLanes(w, 2, log, undefined, (lane) => (lane === 0 ? 12 : 1));
+    const reported: number[] = [];
+    const result = await summariseParts({
+      partKeys: [...parts.keys()], fetchPart: async (key) => parts.get(key)!, summariser, dIn: D_IN, dSae: D_SAE, batchRows: 4, perLane: 2,
+      onBatch: (e) => reported.push(e.encodeSeconds),
+    });
+    assert.deepEqual(result, { parts: 3, rows: 192 });
+    const perLane = [0, 1].map((lane) => log.filter((l) => l.startsWith('send') && l.endsWith(`lane ${lane}`)).length);
+    assert.equal(perLane[0] + perLane[1], 48);
+    assert.ok(perLane[1] >= 3 * perLane[0], `lane 1 (fast) took ${perLane[1]} batches, lane 0 (slow) ${perLane[0]}`);
+    // Reported in send order all the same (each batch's encodeSeconds is 0.001 × (its call + 1)).
+    assert.deepEqual(reported, reported.map((_, i) => 0.001 * (i + 1)));
+    assert.deepEqual(summaryViews(merged()), summaryViews(await onePass(parts, w)));
   });
 
   it('without batchRows, batches hold at most 1,024 rows and 64 MiB of activations', async () => {

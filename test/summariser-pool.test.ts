@@ -182,7 +182,9 @@ describe('summariser pool: execution provider', () => {
         await pool.close();
       }
     };
-    assert.deepEqual(Buffer.from(await run('CPUExecutionProvider')), Buffer.from(await run()));
+    // Compared as summaries, not bytes: which lane takes which batch depends on timing, and with
+    // it where each example sits in the slots (the summaries, and what is written from them, are the same).
+    assert.deepEqual(summaryViews(decodeSummary(await run('CPUExecutionProvider'))), summaryViews(decodeSummary(await run())));
   });
 
   it('a provider whose library is missing fails at open, by name, so the activity fails for good', { skip: cudaInstalled && 'CUDA provider is installed here' }, async () => {

@@ -13,8 +13,9 @@
 // process at ~70–80k rows/s however many cores or however fast a GPU it has. Lanes scale with cores.
 //
 // Which rows a lane sees changes nothing but the order of floating-point sums: summaries merge
-// exactly (counts, maxima, histograms, examples) in any grouping, and summariseParts sends batch
-// i to lane i mod lanes, so a given number of lanes and batch size always gives the same bytes.
+// exactly (counts, maxima, histograms, examples) in any grouping. summariseParts gives each batch
+// to the lane with the most room, which depends on timing, so with several lanes the last bits of
+// a feature's activation sum (and mean) can differ between two runs over the same parts.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ENCODER_INPUT, ENCODER_OUTPUTS } from '../sae/sae-encoder-model.js';
