@@ -49,6 +49,7 @@ import type { SaeWeights } from '../core/sae/sae-weights.js';
 import { syntheticActivations } from '../core/sae/synthetic-activations.js';
 import { openEncoderWorker, type EncodedBatch } from '../core/stats/encoder-worker.js';
 import type { FeatureSummary } from '../core/stats/feature-summary.js';
+import { dealToLanes } from '../core/stats/lane-dealer.js';
 import { DEFAULT_PER_LANE, defaultEncodeBatchRows, summariseParts } from '../core/stats/summarise-parts.js';
 import { defaultSummariserLanes, openSummariserPool, type LaneBatchResult } from '../core/stats/summariser-pool.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
@@ -200,28 +201,29 @@ function* batchesOf(f: Flags, decoded: Float32Array[]): Generator<{ x: Float32Ar
 
 /**
  * (a) Encode-only in lanes: the summariser pool with encodeOnly, exactly the lanes of (b) with the
- * add skipped, fed the pre-decoded rows (batch i to lane i mod lanes, perLane outstanding each).
+ * add skipped, fed the pre-decoded rows, dealt to the lanes as (b) deals them (dealToLanes).
  */
 async function encodeOnlyLanes(f: Flags, model: Uint8Array, decoded: Float32Array[]): Promise<Side> {
   const pool = await openSummariserPool({ model, dIn: f.dIn, summary: { dSae: f.dSae }, lanes: f.lanes, intraOpThreads: f.threads, encodeOnly: true });
   try {
-    const queue: Promise<LaneBatchResult>[] = [];
     const ids = new Int32Array(f.batch);
     let rows = 0;
     let encodeSeconds = 0;
-    let sent = 0;
-    const take = async () => void (encodeSeconds += (await queue.shift()!).encodeSeconds);
     const cpu0 = mainThreadCpuSeconds();
     const t0 = performance.now();
-    for (const batch of batchesOf(f, decoded)) {
-      if (queue.length >= f.perLane * pool.lanes) await take();
-      const x = pool.inputBuffer(batch.rows * f.dIn);
-      x.set(batch.x);
-      const none = ids.subarray(0, batch.rows);
-      queue.push(pool.summarise(sent++ % pool.lanes, x, batch.rows, { shard: 0, doc: none, context: none, position: none, token: none }));
-      rows += batch.rows;
-    }
-    while (queue.length) await take();
+    await dealToLanes<{ x: Float32Array; rows: number }, LaneBatchResult>({
+      lanes: pool.lanes, perLane: f.perLane, items: batchesOf(f, decoded),
+      send(lane, batch) {
+        const x = pool.inputBuffer(batch.rows * f.dIn);
+        x.set(batch.x);
+        const none = ids.subarray(0, batch.rows);
+        return pool.summarise(lane, x, batch.rows, { shard: 0, doc: none, context: none, position: none, token: none });
+      },
+      onDone(batch, result) {
+        rows += batch.rows;
+        encodeSeconds += result!.encodeSeconds;
+      },
+    });
     return { seconds: (performance.now() - t0) / 1000, rows, encodeSeconds, addSeconds: 0, mainCpu: mainThreadCpuSeconds() - cpu0, finishSeconds: 0 };
   } finally {
     await pool.close();

@@ -6,17 +6,15 @@
 // the pool afterwards.
 //
 // Pipelined, so no lane waits for this thread: each batch goes to the lane with the fewest
-// outstanding, up to `perLane` in each, and the next part is fetched and decoded while the current
-// one is being summarised. Dealing batches in turn (batch i to lane i mod lanes) tied every lane to
-// the slowest: on 2 cores the lane sharing its core with this thread fell behind, and the others
-// waited for it with results in hand (bench:stats, alternating runs: ratio medians 0.75, 0.77 and
-// 0.81 against 0.72, 0.70 and 0.67). Progress is still reported in send order, so it counts only
+// outstanding, up to `perLane` in each (lane-dealer.ts), and the next part is fetched and decoded
+// while the current one is being summarised. Progress is reported in send order, so it counts only
 // rows before which every batch is finished. Bounded: this thread holds the current part and the next one, plus at most
 // lanes × perLane batches of inputs ([batchRows × d_in] each); each lane holds one
 // [batchRows × d_sae] activation buffer.
 import { ConfigError } from '../config/run-config.js';
 import type { SummariseMetrics } from '../metrics/stats-metrics.js';
 import { readActivationPart, type ActivationColumns, type ActivationPartMeta } from '../parquet/activation-part.js';
+import { dealToLanes } from './lane-dealer.js';
 import type { BatchSummariser, LaneBatchResult } from './summariser-pool.js';
 
 export interface SummarisePartsOptions {
@@ -60,13 +58,6 @@ interface Batch {
   last: boolean;
 }
 
-interface Submitted {
-  batch: Batch;
-  /** Its lane has finished it (or it had no rows). */
-  done: boolean;
-  encodeSeconds: number;
-}
-
 /**
  * 1,024: the fastest of 256–4,096 for the whole stage on the 2-core VM when one encoder thread fed
  * the main thread (bench:stats, d_sae 4,096, two runs each: 23.9k and 27.0k statistics rows/s,
@@ -94,11 +85,11 @@ export async function summariseParts(o: SummarisePartsOptions): Promise<Summaris
   if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
   if (!Number.isInteger(perLane) || perLane < 1) throw new RangeError(`perLane must be a positive integer, got ${perLane}`);
   const { partKeys, dIn, summariser, signal } = o;
-  const maxInFlight = perLane * summariser.lanes;
 
   // Part p decodes its vectors into vectorBuffers[p % 2]. Part p + 2 starts decoding only once
-  // every batch of part p has been copied into a lane's input (batches are copied as they are
-  // taken, and the generator moves past part p only when asked for the batch after its last), so
+  // every batch of part p has been copied into a lane's input (each batch is copied when it is
+  // sent, before the next is pulled, and the generator moves past part p only when asked for the
+  // batch after its last), so
   // two buffers serve every part: no fresh 64 MiB array, and its page faults, per part.
   const vectorBuffers: Float32Array[] = [new Float32Array(0), new Float32Array(0)];
   const read = async (key: string, p: number) => {
@@ -125,104 +116,36 @@ export async function summariseParts(o: SummarisePartsOptions): Promise<Summaris
     }
   }
 
-  const source = batches();
-  let exhausted = false;
-  /** Batches sent and not finished, per lane. */
-  const outstanding = new Array<number>(summariser.lanes).fill(0);
-  /** Sent batches not yet reported, in send order; `done` once their lane has finished them. */
-  const unreported: Submitted[] = [];
-  let failure: { error: unknown } | undefined;
-  /** Wakes the loop below when a batch finishes or fails; `settledMeanwhile` says one did while it was not waiting. */
-  let wake: (() => void) | undefined;
-  let settledMeanwhile = false;
-  const settled = () => {
-    if (wake) wake();
-    else settledMeanwhile = true;
-    wake = undefined;
-  };
-  /** The lane with the fewest batches outstanding (the lowest-numbered on a tie), or -1 if all are full. */
-  const laneWithRoom = (): number => {
-    let best = -1;
-    for (let lane = 0; lane < outstanding.length; lane++) {
-      if (outstanding[lane] < perLane && (best < 0 || outstanding[lane] < outstanding[best])) best = lane;
-    }
-    return best;
-  };
-  /** Sends batches while a lane has room and there are batches left. */
-  const fill = async () => {
-    while (!exhausted && !failure && laneWithRoom() >= 0) {
-      signal?.throwIfAborted();
-      const r = await source.next();
-      if (r.done) {
-        exhausted = true;
-        break;
-      }
-      const b = r.value;
-      const entry: Submitted = { batch: b, done: false, encodeSeconds: 0 };
-      unreported.push(entry);
-      if (b.rows === 0) {
-        entry.done = true;
-        continue;
-      }
-      // Chosen now, not before the await: a lane may have finished a batch meanwhile.
-      const lane = laneWithRoom();
+  let partsDone = 0;
+  let rowsDone = 0;
+  await dealToLanes<Batch, LaneBatchResult>({
+    lanes: summariser.lanes, perLane, items: batches(), signal,
+    send(lane, b) {
+      if (b.rows === 0) return undefined;
       const end = b.start + b.rows;
       const x = summariser.inputBuffer(b.rows * dIn);
       x.set(b.cols.values.subarray(b.start * dIn, end * dIn));
-      outstanding[lane]++;
-      summariser.summarise(lane, x, b.rows, {
+      return summariser.summarise(lane, x, b.rows, {
         shard: b.meta.shard,
         doc: b.cols.doc.subarray(b.start, end),
         context: b.cols.context.subarray(b.start, end),
         position: b.cols.position.subarray(b.start, end),
         token: b.cols.token.subarray(b.start, end),
         ...(b.cols.label && o.labels !== false && { label: b.cols.label.slice(b.start, end) }),
-      }).then((result) => {
-        outstanding[lane]--;
-        entry.done = true;
-        entry.encodeSeconds = result.encodeSeconds;
-        settled();
-      }, (error: unknown) => {
-        failure ??= { error };
-        settled();
       });
-    }
-  };
-
-  let partsDone = 0;
-  let rowsDone = 0;
-  /** Reports the finished batches at the head of the send order (so progress counts only rows before which all are done). */
-  const report = () => {
-    while (unreported.length && unreported[0].done) {
-      signal?.throwIfAborted();
-      const { batch: b, encodeSeconds } = unreported.shift()!;
+    },
+    onDone(b, result) {
       if (b.rows > 0) {
         rowsDone += b.rows;
-        o.metrics?.batch(b.rows, encodeSeconds);
-        o.onBatch?.({ rows: b.rows, encodeSeconds });
+        o.metrics?.batch(b.rows, result!.encodeSeconds);
+        o.onBatch?.({ rows: b.rows, encodeSeconds: result!.encodeSeconds });
       }
       if (b.last) {
         partsDone++;
         o.metrics?.part();
         o.onPart?.({ key: b.key, rows: b.cols.doc.length, partsDone, rowsDone });
       }
-    }
-  };
-  try {
-    for (;;) {
-      await fill();
-      if (failure) throw failure.error;
-      signal?.throwIfAborted();
-      report();
-      if (exhausted && unreported.length === 0) break;
-      // Batches are outstanding (fill sends whenever a lane has room), so one will settle; if one
-      // already has since the last pass, go round again at once.
-      if (!settledMeanwhile) await new Promise<void>((resolve) => (wake = resolve));
-      settledMeanwhile = false;
-    }
-  } finally {
-    // Stops the prefetch on an early exit; its pending part (if any) was given a catch above.
-    if (!exhausted) await source.return(undefined).catch(() => undefined);
-  }
+    },
+  });
   return { parts: partsDone, rows: rowsDone };
 }
