@@ -101,7 +101,8 @@ export function createStatsActivities({ store, metrics }: StatsActivityDeps) {
           // Lanes (worker threads) encode and summarise batches while this thread reads the next part.
           await summariseParts({
             partKeys,
-            fetchPart: (key, sig) => store.getBytes(layout.bucket, key, sig),
+            // One buffer for every part: summariseParts reads a part's bytes before fetching the next.
+            fetchPart: store.reusingReader(layout.bucket),
             summariser: pool, dIn: cfg.d_in, dSae: cfg.d_sae, signal,
             ...(task.encodeBatchRows !== undefined && { batchRows: Math.max(1, Math.floor(task.encodeBatchRows)) }),
             ...(task.labels === false && { labels: false }),

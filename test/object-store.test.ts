@@ -82,6 +82,31 @@ describe('ObjectStore against a real S3 gateway', () => {
     assert.equal(sha256Hex(back), sha);
   });
 
+  it('a reusing reader reads each object into one buffer, grown to the largest, intact', async () => {
+    const store = new ObjectStore(createS3Client({ endpoint: stack.endpoints.s3Endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 3 }));
+    const bucket = stack.endpoints.bucket;
+    const objects = [3 << 20, 1000, 0, 5 << 20 | 7].map((size, k) => {
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i += 997) bytes[i] = (i + k) % 251;
+      return { key: `t/reuse/${k}.bin`, bytes };
+    });
+    for (const o of objects) await store.put(bucket, o.key, o.bytes);
+    const read = store.reusingReader(bucket);
+    const buffers: ArrayBufferLike[] = [];
+    for (const o of objects) {
+      const back = await read(o.key);
+      assert.equal(back.byteLength, o.bytes.byteLength, o.key);
+      assert.equal(sha256Hex(back), sha256Hex(o.bytes), o.key);
+      buffers.push(back.buffer);
+    }
+    // The 1,000-byte and empty objects went into the first object's buffer; the larger last one needed a new one.
+    assert.equal(buffers[1], buffers[0]);
+    assert.equal(buffers[2], buffers[0]);
+    assert.notEqual(buffers[3], buffers[0]);
+    assert.equal((await read(objects[1].key)).buffer, buffers[3], 'and that one is kept');
+    await assert.rejects(read('t/reuse/missing.bin'), (e: Error) => e.name === 'NoSuchKey');
+  });
+
   it('retries S3 throttling (503 SlowDown) with backoff and loses nothing', async () => {
     const proxy = await flakyProxy(new URL(stack.endpoints.s3Endpoint), 3);
     try {

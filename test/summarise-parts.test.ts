@@ -137,6 +137,25 @@ describe('summariseParts', () => {
     }
   });
 
+  it('a fetchPart that returns the same buffer for every part (as the activity\'s S3 reader does) is safe', async () => {
+    const parts = makeParts([37, 64, 5, 100, 64]);
+    const largest = Math.max(...[...parts.values()].map((b) => b.byteLength));
+    const shared = new Uint8Array(largest);
+    const { summariser, merged } = fakeLanes(w, 2, []);
+    await summariseParts({
+      partKeys: [...parts.keys()], summariser, dIn: D_IN, dSae: D_SAE, batchRows: 16, perLane: 2,
+      // Writes the buffer as soon as it is called and answers a little later: a fetch started
+      // before the previous part was decoded would overwrite that part's bytes under it.
+      fetchPart: async (key) => {
+        const bytes = parts.get(key)!;
+        shared.fill(0xee).set(bytes);
+        await new Promise((r) => setTimeout(r, 1));
+        return shared.subarray(0, bytes.byteLength);
+      },
+    });
+    assert.deepEqual(summaryViews(merged()), summaryViews(await onePass(parts, w)));
+  });
+
   it('a slow lane does not hold back a fast one: batches go to whichever lane has room', async () => {
     // Lane 0 takes 12 ms a batch, lane 1 1 ms. Dealt in turn, each would get half the batches and
     // lane 1 would wait on lane 0; given to the lane with room, lane 1 takes most of them.

@@ -20,7 +20,10 @@ import type { BatchSummariser, LaneBatchResult } from './summariser-pool.js';
 export interface SummarisePartsOptions {
   /** Part keys, summarised in this order. */
   partKeys: readonly string[];
-  /** The bytes of one part (S3 in the activity, memory in the bench). */
+  /**
+   * The bytes of one part (S3 in the activity, memory in the bench). They are read (decoded) before
+   * the next part is fetched, so an implementation may return the same buffer every time.
+   */
   fetchPart(key: string, signal?: AbortSignal): Promise<Uint8Array>;
   /** The lanes (openSummariserPool): each batch is encoded and added in one of them. */
   summariser: BatchSummariser;

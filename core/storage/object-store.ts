@@ -95,6 +95,33 @@ export class ObjectStore {
     return out.Body!.transformToByteArray();
   }
 
+  /**
+   * A reader of whole objects that reads each one into the same buffer (grown to the largest so
+   * far): the bytes a call returns are valid only until the next call. For a reader of many large
+   * objects one after another (the statistics stage's parts): getBytes gathers the body's chunks
+   * and copies them into a new array, and on the dev VM a 64 MiB part cost this process 141–195 ms
+   * of CPU that way against 90–129 ms read into a reused buffer (local SeaweedFS), most of the
+   * difference the page faults of each fresh array.
+   */
+  reusingReader(bucket: string): (key: string, signal?: AbortSignal) => Promise<Uint8Array> {
+    let buffer = new Uint8Array(0);
+    return async (key, signal) => {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+      const size = out.ContentLength;
+      if (size === undefined) return out.Body!.transformToByteArray();
+      if (size > buffer.length) buffer = new Uint8Array(size);
+      const bytes = buffer.subarray(0, size);
+      let at = 0;
+      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
+        if (at + chunk.length > size) throw new Error(`s3://${bucket}/${key} sent more than its Content-Length of ${size} bytes`);
+        bytes.set(chunk, at);
+        at += chunk.length;
+      }
+      if (at !== size) throw new Error(`s3://${bucket}/${key} ended after ${at} of its ${size} bytes`);
+      return bytes;
+    };
+  }
+
   /** Bytes [start, end) of an object (an HTTP range request). */
   async getRange(bucket: string, key: string, start: number, end: number, signal?: AbortSignal): Promise<Uint8Array> {
     if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end)) {
