@@ -64,6 +64,7 @@ describe('dealToLanes', () => {
       assert.deepEqual(after, [0, 1, 2, 3], 'nothing is reported after the abort');
       assert.equal(closed, 2);
       await assert.rejects(dealToLanes({ lanes: 0, perLane: 1, items: items(), send: () => undefined, onDone: () => undefined }), /lanes must be a positive integer, got 0/);
+      await assert.rejects(dealToLanes({ lanes: 2, perLane: 1.5, items: items(), send: () => undefined, onDone: () => undefined }), /perLane must be a positive integer, got 1.5/);
       await sleep(20);
       assert.deepEqual(unhandled, []);
     } finally {

@@ -8,9 +8,9 @@
 // Pipelined, so no lane waits for this thread: each batch goes to the lane with the fewest
 // outstanding, up to `perLane` in each (lane-dealer.ts), and the next part is fetched and decoded
 // while the current one is being summarised. Progress is reported in send order, so it counts only
-// rows before which every batch is finished. Bounded: this thread holds the current part and the next one, plus at most
-// lanes × perLane batches of inputs ([batchRows × d_in] each); each lane holds one
-// [batchRows × d_sae] activation buffer.
+// rows before which every batch is finished. Bounded: this thread holds the current part and the
+// next one (their vectors in two reused buffers), plus at most lanes × perLane batches of inputs
+// ([batchRows × d_in] each); each lane holds one [batchRows × d_sae] activation buffer.
 import { ConfigError } from '../config/run-config.js';
 import type { SummariseMetrics } from '../metrics/stats-metrics.js';
 import { readActivationPart, type ActivationColumns, type ActivationPartMeta } from '../parquet/activation-part.js';
@@ -86,14 +86,13 @@ export async function summariseParts(o: SummarisePartsOptions): Promise<Summaris
   const batchRows = o.batchRows ?? defaultEncodeBatchRows(o.dSae);
   const perLane = o.perLane ?? DEFAULT_PER_LANE;
   if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
-  if (!Number.isInteger(perLane) || perLane < 1) throw new RangeError(`perLane must be a positive integer, got ${perLane}`);
   const { partKeys, dIn, summariser, signal } = o;
 
   // Part p decodes its vectors into vectorBuffers[p % 2]. Part p + 2 starts decoding only once
   // every batch of part p has been copied into a lane's input (each batch is copied when it is
   // sent, before the next is pulled, and the generator moves past part p only when asked for the
-  // batch after its last), so
-  // two buffers serve every part: no fresh 64 MiB array, and its page faults, per part.
+  // batch after its last), so two buffers serve every part: no fresh 64 MiB array, and its page
+  // faults, per part.
   const vectorBuffers: Float32Array[] = [new Float32Array(0), new Float32Array(0)];
   const read = async (key: string, p: number) => {
     const part = await readActivationPart(await o.fetchPart(key, signal), { into: vectorBuffers[p % 2] });
