@@ -2,13 +2,14 @@
 // activation parts (the machine is noisy: compare the ratio, not the absolute numbers).
 //
 //   npm run bench:stats  [-- --d-in 512 --d-sae 4096 --parts 8 --rows 32768 --l0 64 --labels 4
-//                            --batch 1024 --repeats 5 --lanes N --threads N --per-lane 2]
+//                            --batch 1024 --repeats 5 --lanes N --threads N --per-lane 2 --call-rows 128]
 //
 //   (a) encode-only, lanes: the summariser lanes of (b) with `encodeOnly` (the add skipped), over
 //       every row of the parts, pre-decoded, batches dealt as (b) deals them. Nothing else: so (b)
 //       against (a) is exactly what the statistics cost on top of the encoding.
 //   (a') encode-only, one session: one encoder thread with onnxruntime's default threads (one per
-//       core), two batches queued: the other way to spend the cores on encoding.
+//       core), encoding calls of the lanes' size (--call-rows), two batches' worth queued: the
+//       other way to spend the cores on encoding.
 //   (b) statistics: summariseParts() into a summariser pool, what the summarisePart activity runs:
 //       read each part (readActivationPart on in-memory bytes) → lanes encode and add → merge.
 //
@@ -36,6 +37,7 @@
 //   --lanes N           summariser lanes of (a) and (b) (default: the stage's, defaultSummariserLanes)
 //   --threads N         ORT intra-op threads per lane (default: the stage's, 1 with several lanes)
 //   --per-lane N        batches outstanding per lane (default: the stage's, 2)
+//   --call-rows N       rows per encoder call, in the lanes and in (a') (default: the stage's, ENCODER_CALL_ROWS)
 //   --seed N            data and dictionary seed (default 1)
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -51,7 +53,7 @@ import { openEncoderWorker, type EncodedBatch } from '../core/stats/encoder-work
 import type { FeatureSummary } from '../core/stats/feature-summary.js';
 import { dealToLanes } from '../core/stats/lane-dealer.js';
 import { DEFAULT_PER_LANE, defaultEncodeBatchRows, summariseParts } from '../core/stats/summarise-parts.js';
-import { defaultSummariserLanes, openSummariserPool, type LaneBatchResult } from '../core/stats/summariser-pool.js';
+import { defaultSummariserLanes, ENCODER_CALL_ROWS, openSummariserPool, type LaneBatchResult } from '../core/stats/summariser-pool.js';
 import { decodeSummary } from '../core/stats/summary-codec.js';
 import { fixed, int, intFlag, median, printTable, verdict } from './bench-table.js';
 
@@ -71,12 +73,13 @@ interface Flags {
   lanes: number;
   threads: number;
   perLane: number;
+  callRows: number;
   seed: number;
 }
 
 function readFlags(): Flags {
   const { values } = parseArgs({
-    options: Object.fromEntries(['d-in', 'd-sae', 'parts', 'rows', 'l0', 'labels', 'batch', 'repeats', 'lanes', 'threads', 'per-lane', 'seed']
+    options: Object.fromEntries(['d-in', 'd-sae', 'parts', 'rows', 'l0', 'labels', 'batch', 'repeats', 'lanes', 'threads', 'per-lane', 'call-rows', 'seed']
       .map((k) => [k, { type: 'string' as const }])),
   }) as { values: Record<string, string | undefined> };
   const labels = values.labels === '0' ? 0 : intFlag(values.labels, 'labels', 4);
@@ -96,6 +99,7 @@ function readFlags(): Flags {
     // The pool's default: one ORT thread per lane when there are several, onnxruntime's (0) with one.
     threads: values.threads === undefined ? (lanes > 1 ? 1 : 0) : intFlag(values.threads, 'threads', 1),
     perLane: intFlag(values['per-lane'], 'per-lane', DEFAULT_PER_LANE),
+    callRows: intFlag(values['call-rows'], 'call-rows', ENCODER_CALL_ROWS),
     seed: values.seed === undefined ? 1 : Number(values.seed),
   };
 }
@@ -188,12 +192,12 @@ function mainThreadCpuSeconds(): number {
   }
 }
 
-/** The pre-decoded rows in batches of f.batch rows, part by part, as summariseParts cuts them. */
-function* batchesOf(f: Flags, decoded: Float32Array[]): Generator<{ x: Float32Array; rows: number }> {
+/** The pre-decoded rows in batches of batchRows rows (f.batch: as summariseParts cuts them), part by part. */
+function* batchesOf(f: Flags, decoded: Float32Array[], batchRows = f.batch): Generator<{ x: Float32Array; rows: number }> {
   for (const values of decoded) {
     const n = values.length / f.dIn;
-    for (let start = 0; start < n; start += f.batch) {
-      const rows = Math.min(f.batch, n - start);
+    for (let start = 0; start < n; start += batchRows) {
+      const rows = Math.min(batchRows, n - start);
       yield { x: values.subarray(start * f.dIn, (start + rows) * f.dIn), rows };
     }
   }
@@ -204,7 +208,7 @@ function* batchesOf(f: Flags, decoded: Float32Array[]): Generator<{ x: Float32Ar
  * add skipped, fed the pre-decoded rows, dealt to the lanes as (b) deals them (dealToLanes).
  */
 async function encodeOnlyLanes(f: Flags, model: Uint8Array, decoded: Float32Array[]): Promise<Side> {
-  const pool = await openSummariserPool({ model, dIn: f.dIn, summary: { dSae: f.dSae }, lanes: f.lanes, intraOpThreads: f.threads, encodeOnly: true });
+  const pool = await openSummariserPool({ model, dIn: f.dIn, summary: { dSae: f.dSae }, lanes: f.lanes, intraOpThreads: f.threads, callRows: f.callRows, encodeOnly: true });
   try {
     const ids = new Int32Array(f.batch);
     let rows = 0;
@@ -230,7 +234,7 @@ async function encodeOnlyLanes(f: Flags, model: Uint8Array, decoded: Float32Arra
   }
 }
 
-/** (a') Encode-only in one encoder thread with onnxruntime's threads, two batches queued, results dropped (their buffers handed back). */
+/** (a') Encode-only in one encoder thread with onnxruntime's threads, results dropped (their buffers handed back). */
 async function encodeOnlyOneSession(f: Flags, model: Uint8Array, decoded: Float32Array[]): Promise<Side> {
   const encoder = await openEncoderWorker({ model, dIn: f.dIn });
   try {
@@ -242,10 +246,13 @@ async function encodeOnlyOneSession(f: Flags, model: Uint8Array, decoded: Float3
       encodeSeconds += r.seconds;
       encoder.recycle(r.acts);
     };
+    // Calls of the lanes' size (as fast or faster than whole batches here), with as many rows in flight as two batches.
+    const callRows = Math.min(f.callRows, f.batch);
+    const queued = 2 * Math.ceil(f.batch / callRows);
     const cpu0 = mainThreadCpuSeconds();
     const t0 = performance.now();
-    for (const batch of batchesOf(f, decoded)) {
-      if (queue.length >= 2) await take();
+    for (const batch of batchesOf(f, decoded, callRows)) {
+      if (queue.length >= queued) await take();
       queue.push(encoder.encodeTimed(batch.x, batch.rows));
       rows += batch.rows;
     }
@@ -258,7 +265,7 @@ async function encodeOnlyOneSession(f: Flags, model: Uint8Array, decoded: Float3
 
 /** (b): the statistics path, from part bytes in memory: lanes encode and add, then their summaries merge. */
 async function statistics(f: Flags, model: Uint8Array, parts: Map<string, Uint8Array>): Promise<Side & { summary: FeatureSummary }> {
-  const pool = await openSummariserPool({ model, dIn: f.dIn, summary: { dSae: f.dSae }, lanes: f.lanes, intraOpThreads: f.threads });
+  const pool = await openSummariserPool({ model, dIn: f.dIn, summary: { dSae: f.dSae }, lanes: f.lanes, intraOpThreads: f.threads, callRows: f.callRows });
   try {
     let encodeSeconds = 0;
     let addSeconds = 0;
@@ -302,7 +309,7 @@ async function main(): Promise<void> {
   const bytes = [...parts.values()].reduce((a, b) => a + b.byteLength, 0);
   console.log(`generated ${f.parts} parts (${fixed(bytes / 2 ** 20, 1)} MiB, read from memory by every side: no S3) and the dictionary in ${fixed((performance.now() - tGen) / 1000, 1)} s`);
   const ortThreads = (n: number) => (n === 0 ? "onnxruntime's default (one per core)" : String(n));
-  console.log(`${cpus().length} CPUs; (b) ${f.lanes} lane(s), ORT threads per lane ${ortThreads(f.threads)}, ${f.perLane} batches per lane; ` +
+  console.log(`${cpus().length} CPUs; (b) ${f.lanes} lane(s), ORT threads per lane ${ortThreads(f.threads)}, ${f.perLane} batches per lane, ${Math.min(f.callRows, f.batch)} rows per encoder call; ` +
     `(a) the same lanes, encoding only; (a') one encoder thread, ${ortThreads(0)}`);
 
   type Round = { a: Side; one: Side; b: Side; ratio: number };

@@ -59,7 +59,7 @@ describe('feature summary: the WebAssembly scan', () => {
     assert.ok(scanner, 'FiringScanner.create() gave none: the summariser lanes would fall back to the JavaScript scan');
     assert.equal(scanner.fits(2 ** 27), true);
     assert.equal(scanner.fits(2 ** 27 + 1), false);
-    assert.throws(() => scanner.buffer(2 ** 27 + 1), (e: Error) => e instanceof RangeError && /134217729 activations need more than a scanner's 2147483648 bytes/.test(e.message));
+    assert.throws(() => scanner.buffer(2 ** 27 + 1), (e: Error) => e instanceof RangeError && /134217729 activations and room for 134217729 firings need more than a scanner's 2147483648 bytes/.test(e.message));
   });
 
   for (const dSae of [8, 9, 16, 17, 38, 64, 70, 4099]) {
@@ -103,6 +103,64 @@ describe('feature summary: the WebAssembly scan', () => {
     scanned.add(inMemory, rows, scanner);
     assert.equal(scanned.firing.reduce((t, x) => t + x, 0), n * dSae);
     assert.deepEqual(Buffer.from(encodeSummary(scanned)), Buffer.from(encodeSummary(plain)));
+  });
+
+  it('a batch encoded in several calls into one area: scans append with their row numbers, and addScanned gives add()\'s summary', () => {
+    // As a summariser lane does: rows [from, to) of the batch are written into the start of the
+    // buffer, scanned at once as rows numbered from `from`, and written over by the next call.
+    for (const [dSae, n, callRows] of [[38, 57, 8], [70, 200, 64], [9, 5, 1], [17, 40, 40]]) {
+      const rng = new SeededRandom(dSae * n);
+      const { acts, rows } = batch(rng, n, dSae);
+      const plain = new FeatureSummary({ dSae, topK: 4, reservoirPerBucket: 2 });
+      plain.add(acts, rows);
+      const scanned = new FeatureSummary({ dSae, topK: 4, reservoirPerBucket: 2 });
+      const area = scanner!.buffer(callRows * dSae, n * dSae);
+      const want: number[] = [];
+      for (let from = 0; from < n; from += callRows) {
+        const to = Math.min(n, from + callRows);
+        area.set(acts.subarray(from * dSae, to * dSae));
+        const got = scanner!.scan(dSae, 0, to - from, from);
+        const gotRows = Array.from({ length: got.count }, (_, k) => got.ints[3 * k]);
+        assert.ok(gotRows.every((r) => r >= from && r < to), `call [${from}, ${to}): rows ${gotRows.join(',')}`);
+        for (let r = from; r < to; r++) for (let j = 0; j < dSae; j++) if (acts[r * dSae + j] > 0) want.push(r, j, acts[r * dSae + j]);
+      }
+      const all = scanner!.scanned();
+      assert.deepEqual([all.rows, all.dSae], [n, dSae]);
+      const got: number[] = [];
+      for (let k = 0; k < all.count; k++) got.push(all.ints[3 * k], all.ints[3 * k + 1], all.floats[3 * k + 2]);
+      assert.deepEqual(got, want, `d_sae ${dSae}, ${n} rows in calls of ${callRows}`);
+      scanned.addScanned(scanner!, rows);
+      assert.deepEqual(Buffer.from(encodeSummary(scanned)), Buffer.from(encodeSummary(plain)), `d_sae ${dSae}, ${n} rows in calls of ${callRows}`);
+    }
+  });
+
+  it('refuses scans that do not fit or do not match, and addScanned of other rows, leaving the summary as it was', () => {
+    const area = scanner!.buffer(4 * 10, 6 * 10);
+    area.fill(1);
+    assert.throws(() => scanner!.scan(10, 0, 5), /rows \[0, 5\) of d_sae 10 are not inside the buffer's 40 activations/);
+    assert.throws(() => scanner!.scan(0, 0, 1), /dSae must be a positive integer, got 0/);
+    assert.equal(scanner!.scan(10, 0, 4).count, 40);
+    assert.throws(() => scanner!.scan(8, 0, 2), /scan with d_sae 8 after scans with d_sae 10/);
+    assert.throws(() => scanner!.scan(10, 0, 3, 4), /3 rows of d_sae 10 could add more firings than the 20 records left/);
+    assert.equal(scanner!.scan(10, 0, 2, 4).count, 20);
+    const ids = Int32Array.from({ length: 6 }, (_, r) => r);
+    const rows = { shard: 0, doc: ids, context: ids, position: ids, token: ids };
+    const wide = new FeatureSummary({ dSae: 12 });
+    assert.throws(() => wide.addScanned(scanner!, rows), /the scanner's rows have d_sae 10, the summary 12/);
+    const summary = new FeatureSummary({ dSae: 10 });
+    assert.throws(() => summary.addScanned(scanner!, { ...rows, doc: ids.subarray(0, 5) }), /rows\.doc has 5 entries, the scanner scanned 6 rows/);
+    assert.deepEqual(Buffer.from(encodeSummary(summary)), Buffer.from(encodeSummary(new FeatureSummary({ dSae: 10 }))));
+    summary.addScanned(scanner!, rows);
+    assert.equal(summary.tokens, 6);
+    assert.deepEqual(Array.from(summary.firing), new Array(10).fill(6));
+    // buffer() forgets the records.
+    scanner!.buffer(10);
+    assert.deepEqual([scanner!.scanned().count, scanner!.scanned().rows], [0, 0]);
+    // 2 GiB in all: 4 bytes per activation, 12 per record.
+    assert.equal(scanner!.fits(2 ** 29, 0), true);
+    assert.equal(scanner!.fits(2 ** 29, 1), false);
+    assert.equal(scanner!.fits(0, Math.ceil(2 ** 31 / 12)), false);
+    assert.equal(scanner!.fits(0, Math.floor(2 ** 31 / 12)), true);
   });
 
   it('add() scans a buffer that is not the scanner\'s in JavaScript, with the same result', () => {

@@ -57,11 +57,12 @@ describe('summariser pool', () => {
   const model = buildSaeEncoderModel(w, { arch: 'l1' });
   const options = { dSae: D_SAE, topK: 3, reservoirPerBucket: 2 };
 
-  // 6 lanes merge in a tree (lane 0 takes 1, 2 and 4; lane 2 takes 3; lane 4 takes 5).
-  for (const lanes of [1, 2, 3, 6]) {
-    it(`${lanes} lane(s): summariseParts into the pool gives the reference one-pass summary`, async () => {
+  // 6 lanes merge in a tree (lane 0 takes 1, 2 and 4; lane 2 takes 3; lane 4 takes 5). Batches of
+  // 16 rows are encoded in calls of callRows rows (the default, 128, makes one call of a batch).
+  for (const [lanes, callRows] of [[1, undefined], [2, 5], [3, 1], [6, 16]]) {
+    it(`${lanes} lane(s), ${callRows ?? 'default'} rows per encoder call: summariseParts into the pool gives the reference one-pass summary`, async () => {
       const parts = makeParts([70, 0, 33, 64, 9]);
-      const pool = await openSummariserPool({ model, dIn: D_IN, summary: options, lanes });
+      const pool = await openSummariserPool({ model, dIn: D_IN, summary: options, lanes, ...(callRows && { callRows }) });
       try {
         assert.equal(pool.lanes, lanes);
         const seconds: number[] = [];
@@ -95,9 +96,13 @@ describe('summariser pool', () => {
       assert.ok(t.encodeSeconds > 0 && t.addSeconds > 0);
       // The lane's summary rejects provenance of the wrong length, by name; nothing of it is added.
       await assert.rejects(pool.summarise(0, pool.inputBuffer(2 * D_IN), 2, { shard: 0, doc: [1], context: [1], position: [1], token: [1] }),
-        (e: Error) => e.name === 'RangeError' && /acts has 24 values but 1 rows/.test(e.message));
+        (e: Error) => e.name === 'RangeError' && /rows\.doc has 1 entries, the scanner scanned 2 rows/.test(e.message));
       await assert.rejects(pool.summarise(2, pool.inputBuffer(D_IN), 1, { shard: 0, doc: [1], context: [1], position: [1], token: [1] }), /lane 2 is outside \[0, 2\)/);
       await assert.rejects(pool.summarise(0, new Float32Array(D_IN - 1), 1, { shard: 0, doc: [1], context: [1], position: [1], token: [1] }), /x has 7 values, 1 rows × d_in 8 need 8/);
+      // Labels cross as one byte per row: a batch with more distinct labels than that is refused here, by name.
+      const many = Array.from({ length: 257 }, (_, r) => r);
+      await assert.rejects(pool.summarise(0, pool.inputBuffer(257 * D_IN), 257, { shard: 0, doc: many, context: many, position: many, token: many, label: many.map((r) => `doc-${r}`) }),
+        (e: Error) => e.name === 'ConfigError' && /257 rows has more than 256 distinct labels/.test(e.message) && /"labels": false/.test(e.message));
       const summary = decodeSummary((await pool.finish()).bytes);
       const want = new FeatureSummary(options);
       want.add(encodeRows(w, inputs), { shard: 0, doc, context: doc, position: [1, 2, 3, 4], token: doc });
@@ -106,6 +111,21 @@ describe('summariser pool', () => {
       await assert.rejects(pool.summarise(0, pool.inputBuffer(D_IN), 1, { shard: 0, doc: [5], context: [5], position: [5], token: [5] }), /no batch can follow finish\(\)/);
       await assert.rejects(pool.finish(), /finish\(\) is called once/);
       await pool.close();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('encodeOnly encodes every batch, in calls, and adds nothing; callRows must be a positive integer', async () => {
+    await assert.rejects(openSummariserPool({ model, dIn: D_IN, summary: options, lanes: 1, callRows: 0 }), /callRows must be a positive integer, got 0/);
+    const pool = await openSummariserPool({ model, dIn: D_IN, summary: options, lanes: 1, callRows: 3, encodeOnly: true });
+    try {
+      const doc = Int32Array.from({ length: 10 }, (_, r) => r);
+      const t = await pool.summarise(0, pool.inputBuffer(10 * D_IN).fill(1), 10, { shard: 0, doc, context: doc, position: doc, token: doc });
+      assert.ok(t.encodeSeconds > 0);
+      const { bytes, tokens } = await pool.finish();
+      assert.equal(tokens, 0);
+      assert.deepEqual(summaryViews(decodeSummary(bytes)), summaryViews(new FeatureSummary(options)));
     } finally {
       await pool.close();
     }

@@ -29,7 +29,7 @@ import {
   histogramBinCount, histogramBinner, histogramLowerEdges, resolveHistogram, type HistogramBinner, type HistogramSpec,
 } from './activation-histogram.js';
 import { ExampleSlots, featureKey, lowestKeyFirst, offer, rowKey, strongestFirst, type ExampleRef } from './example-slots.js';
-import type { FiringScanner } from './firing-scan-wasm.js';
+import type { FiringRecords, FiringScanner } from './firing-scan-wasm.js';
 import { IntervalReservoir } from './interval-reservoir.js';
 
 export type { ExampleRef } from './example-slots.js';
@@ -123,6 +123,10 @@ export class FeatureSummary {
   private readonly labelFiring = new Map<string, Float64Array>();
   /** add()'s scratch: the one firing being offered as an example (made on first use). */
   private candidate: ExampleSlots | undefined;
+  /** add()'s scratch: each row's label slot (rowLabelsOf), grown to the largest call. */
+  private rowSlots: Uint8Array | undefined;
+  /** applyFirings' scratch: one feature's firings per label slot. */
+  private slotCounts: Float64Array | undefined;
   /** add()'s scratch: rowKey of each row of the call (grown to the largest call). */
   private rowKeys: Uint32Array | undefined;
   /** add()'s working buffer, made on first use; not part of the summary (never merged or stored). */
@@ -178,64 +182,104 @@ export class FeatureSummary {
     if (acts.length !== n * this.dSae) {
       throw new RangeError(`acts has ${acts.length} values but ${n} rows × d_sae ${this.dSae} need ${n * this.dSae}`);
     }
-    for (const name of ['context', 'position', 'token'] as const) {
-      if (rows[name].length !== n) throw new RangeError(`rows.${name} has ${rows[name].length} entries, rows.doc has ${n}`);
-    }
-    if (rows.label && rows.label.length !== n) throw new RangeError(`rows.label has ${rows.label.length} entries, rows.doc has ${n}`);
-    const { dSae } = this;
-    const rowLabels: (Float64Array | undefined)[] = new Array(n);
-    this.tokens += n;
-    const labels = rows.label;
-    if (labels) {
-      // Labels come in runs (a document's tokens share its genre): one Map update per run, not per
-      // row. Counts are integers, so the totals are the same, and each map still gains a label
-      // when its first row is reached (the same insertion order).
-      for (let r = 0; r < n;) {
-        const label = labels[r];
-        const firing = this.firingFor(label);
-        let end = r;
-        while (end < n && labels[end] === label) rowLabels[end++] = firing;
-        this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + (end - r));
-        r = end;
-      }
-    }
-    // Firings are gathered row by row, then applied feature by feature (applyFirings), so a
-    // feature's counters, histogram row, top-k list and reservoir buckets stay in cache while its
-    // firings are applied; row-major, every firing touched a different feature's state, and cache
-    // misses cost more than the work. Each feature still sees its rows in ascending order and
-    // features share no state, so the summary is exactly the one row-major order gives.
-    const firings = (this.firings ??= new FiringBuffer(dSae));
-    firings.reserve(n);
-    const rowKeys = this.rowKeysOf(rows, n);
     if (scanner && acts instanceof Float32Array && scanner.holds(acts)) {
-      // The scanner has room for every value of the call to fire, so one scan finds them all; they
-      // are sorted by feature straight from its records, in row-major runs of at most the
-      // buffer's capacity (each run's rows follow the last's, so rows stay ascending per feature).
-      const records = scanner.scan(dSae, 0, n);
-      for (let k = 0; k < records.count;) {
-        const to = Math.min(records.count, k + firings.capacity);
-        this.applyFirings(firings.byFeatureOfRecords(records, k, to), rows, rowLabels, rowKeys);
-        k = to;
-      }
+      scanner.restart();
+      scanner.scan(this.dSae, 0, n);
+      this.addScanned(scanner, rows);
       return;
     }
+    const { dSae } = this;
+    const { firings, labels, rowKeys } = this.begin(rows, n);
     // Float32 rows that start on 8-byte boundaries (even d_sae, aligned acts, as the encoder's are)
     // are also read as doubles, skipping zeros eight floats at a time (see scanFloat32Pairs).
     const pairs = acts instanceof Float32Array && dSae % 2 === 0 && acts.length > 0 && acts.byteOffset % 8 === 0
       ? new Float64Array(acts.buffer, acts.byteOffset, acts.length / 2) : undefined;
     for (let r = 0; r < n; r++) {
-      if (firings.free < dSae) this.applyGathered(firings, rows, rowLabels, rowKeys);
+      if (firings.free < dSae) this.applyGathered(firings, rows, labels, rowKeys);
       if (pairs) firings.scanFloat32Pairs(acts, pairs, r * dSae, r, dSae);
       else firings.scanRow(acts, r * dSae, r, dSae);
     }
-    this.applyGathered(firings, rows, rowLabels, rowKeys);
+    this.applyGathered(firings, rows, labels, rowKeys);
+  }
+
+  /**
+   * Adds rows whose firings `scanner` found: every record since its buffer() (or restart()), which
+   * must cover rows 0 … n − 1 of `rows` at this summary's d_sae. A summariser lane encodes a batch
+   * in several encoder calls and scans each call's rows as they come (FiringScanner); add() with a
+   * scanner scans its whole call at once. The summary is the one add() gives without a scanner.
+   */
+  addScanned(scanner: FiringScanner, rows: RowProvenance): void {
+    const n = rows.doc.length;
+    const records = scanner.scanned();
+    if (records.rows !== n) throw new RangeError(`rows.doc has ${n} entries, the scanner scanned ${records.rows} rows`);
+    if (n > 0 && records.dSae !== this.dSae) throw new RangeError(`the scanner's rows have d_sae ${records.dSae}, the summary ${this.dSae}`);
+    const { firings, labels, rowKeys } = this.begin(rows, n);
+    // Sorted by feature straight from the records, in row-major runs of at most the firing
+    // buffer's capacity (each run's rows follow the last's, so rows stay ascending per feature).
+    for (let k = 0; k < records.count;) {
+      const to = Math.min(records.count, k + firings.capacity);
+      this.applyFirings(firings.byFeatureOfRecords(records, k, to), rows, labels, rowKeys);
+      k = to;
+    }
+  }
+
+  /**
+   * Checks a call's rows and counts their tokens and labels; its firing buffer, label slots and
+   * row keys. Firings are gathered row by row, then applied feature by feature (applyFirings), so
+   * a feature's counters, histogram row, top-k list and reservoir buckets stay in cache while its
+   * firings are applied; row-major, every firing touched a different feature's state, and cache
+   * misses cost more than the work. Each feature still sees its rows in ascending order and
+   * features share no state, so the summary is exactly the one row-major order gives.
+   */
+  private begin(rows: RowProvenance, n: number): { firings: FiringBuffer; labels: RowLabels; rowKeys: Uint32Array } {
+    for (const name of ['context', 'position', 'token'] as const) {
+      if (rows[name].length !== n) throw new RangeError(`rows.${name} has ${rows[name].length} entries, rows.doc has ${n}`);
+    }
+    if (rows.label && rows.label.length !== n) throw new RangeError(`rows.label has ${rows.label.length} entries, rows.doc has ${n}`);
+    this.tokens += n;
+    const labels = this.rowLabelsOf(rows.label, n);
+    const firings = (this.firings ??= new FiringBuffer(this.dSae));
+    firings.reserve(n);
+    return { firings, labels, rowKeys: this.rowKeysOf(rows, n) };
   }
 
   /** Applies and empties the firings gathered by the JavaScript scan. */
-  private applyGathered(firings: FiringBuffer, rows: RowProvenance, rowLabels: (Float64Array | undefined)[], rowKeys: Uint32Array): void {
+  private applyGathered(firings: FiringBuffer, rows: RowProvenance, labels: RowLabels, rowKeys: Uint32Array): void {
     if (firings.size === 0) return;
-    this.applyFirings(firings.byFeature(), rows, rowLabels, rowKeys);
+    this.applyFirings(firings.byFeature(), rows, labels, rowKeys);
     firings.clear();
+  }
+
+  /**
+   * Each row's label as a slot of the call (rowLabels.slot) whose per-feature firing counts are
+   * rowLabels.firing[slot]; adds the rows to their labels' token counts. Without labels every row
+   * is slot 0 and there are no counts: applyFirings counts into slot 0 and drops it.
+   */
+  private rowLabelsOf(labels: readonly string[] | undefined, n: number): RowLabels {
+    if (!this.rowSlots || this.rowSlots.length < n) this.rowSlots = new Uint8Array(Math.max(n, 1));
+    const slot = this.rowSlots;
+    const firing: Float64Array[] = [];
+    if (!labels) {
+      slot.fill(0, 0, n);
+      return { slot, firing };
+    }
+    // Labels come in runs (a document's tokens share its genre): one Map update per run, not per
+    // row. Counts are integers, so the totals are the same, and each map still gains a label
+    // when its first row is reached (the same insertion order).
+    const slots = new Map<string, number>();
+    for (let r = 0; r < n;) {
+      const label = labels[r];
+      let s = slots.get(label);
+      if (s === undefined) {
+        slots.set(label, (s = firing.length));
+        firing.push(this.firingFor(label));
+      }
+      let end = r;
+      while (end < n && labels[end] === label) slot[end++] = s;
+      this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + (end - r));
+      r = end;
+    }
+    return { slot, firing };
   }
 
   /** rowKey of each row: each token's identity is hashed once, and each firing's key mixes in its feature (featureKey). */
@@ -248,8 +292,12 @@ export class FeatureSummary {
   }
 
   /** Applies firings grouped by feature (FiringBuffer's sorts), rows ascending within each feature. */
-  private applyFirings(sorted: ByFeature, rows: RowProvenance, rowLabels: (Float64Array | undefined)[], rowKeys: Uint32Array): void {
+  private applyFirings(sorted: ByFeature, rows: RowProvenance, labels: RowLabels, rowKeys: Uint32Array): void {
     const { bins, firing, sum, max, histogram, topFloor, reservoir, binner } = this;
+    // A feature's firings per label slot are counted here and added to the label's counters once
+    // per feature: a per-firing write to one of several label arrays cost more than the count.
+    const { slot: rowSlot, firing: slotFiring } = labels;
+    const slotCount = (this.slotCounts ??= new Float64Array(MAX_SUMMARY_LABELS));
     const shard = rows.shard;
     const { doc, context, position, token } = rows;
     const { start, row: fRow, act: fAct } = sorted;
@@ -272,8 +320,7 @@ export class FeatureSummary {
         total += a;
         if (a > most) most = a;
         histogram[histBase + binner.bin(a)]++;
-        const labelFiring = rowLabels[r];
-        if (labelFiring) labelFiring[i]++;
+        slotCount[rowSlot[r]]++;
         const key = featureKey(rowKeys[r], i);
         // Fast reject: once the list is full, anything weaker than its weakest entry cannot enter.
         const forTop = a >= topFloor[i];
@@ -292,6 +339,11 @@ export class FeatureSummary {
       firing[i] = count;
       sum[i] = total;
       max[i] = most;
+      for (let l = 0; l < slotFiring.length; l++) {
+        slotFiring[l][i] += slotCount[l];
+        slotCount[l] = 0;
+      }
+      slotCount[0] = 0;
     }
   }
 
@@ -452,6 +504,12 @@ export function encodeRows(weights: SaeWeights, values: Float32Array, arch: SaeA
   return Float32Array.from(fw.f);
 }
 
+/** The labels of one add() call: row r's label is slot[r], whose per-feature firing counts are firing[slot[r]]. */
+interface RowLabels {
+  slot: Uint8Array;
+  firing: Float64Array[];
+}
+
 /** Firings grouped by feature: feature i's are [start[i], start[i + 1]) of row and act, rows ascending. */
 interface ByFeature {
   start: Int32Array;
@@ -556,7 +614,7 @@ class FiringBuffer {
    * FiringScanner.scan's records [from, to) by feature (valid until the next sort); at most
    * `capacity` of them. Each record is (row i32, feature i32, act f32), FIRING_RECORD_BYTES.
    */
-  byFeatureOfRecords(records: { ints: Int32Array; floats: Float32Array }, from: number, to: number): ByFeature {
+  byFeatureOfRecords(records: FiringRecords, from: number, to: number): ByFeature {
     if (to - from > this.capacity) throw new RangeError(`${to - from} records exceed the firing buffer's ${this.capacity}`);
     return this.sort(records.ints, 3, records.floats, 3, 2, from, to);
   }

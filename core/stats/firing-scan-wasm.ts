@@ -149,15 +149,28 @@ const PAGE = 65536;
 /** Most memory a scanner takes (activations and records), well inside WebAssembly's 4 GiB. */
 const MAX_SCANNER_BYTES = 2 ** 31;
 
+/** Firing records in a scanner's memory: record k is (ints[3k] row, ints[3k + 1] feature, floats[3k + 2] activation). */
+export interface FiringRecords {
+  count: number;
+  ints: Int32Array;
+  floats: Float32Array;
+}
+
 /**
- * A memory holding one batch of activations and room for its firings, and the scan over it.
- * buffer() hands out the activation area (valid until the next buffer() call, which may move it);
- * scan() reads rows from it.
+ * A memory holding activations (buffer()) and, after them, the firing records of the scans since
+ * then. A summariser lane encodes a batch in several encoder calls into the same activation area,
+ * scanning each call's rows as soon as they are written (while they are still in cache), so the
+ * records of the whole batch gather behind it; FeatureSummary.addScanned then applies them.
  */
 export class FiringScanner {
   private readonly memory: WebAssembly.Memory;
   private readonly run: (p: number, end: number, dSae: number, out: number, row0: number) => number;
   private actsBytes = 0;
+  private recordRoom = 0;
+  private recordCount = 0;
+  /** Rows scanned since buffer() (or restart()), and their width. */
+  private rowsScanned = 0;
+  private scanDSae = 0;
 
   private constructor(module: WebAssembly.Module) {
     this.memory = new WebAssembly.Memory({ initial: 1 });
@@ -171,22 +184,34 @@ export class FiringScanner {
     return module ? new FiringScanner(module) : undefined;
   }
 
-  /** Whether buffer(length) can be had: activations and records within 2 GiB. */
-  fits(length: number): boolean {
-    return length * (4 + FIRING_RECORD_BYTES) <= MAX_SCANNER_BYTES;
+  /** Whether buffer(length, recordRoom) can be had: activations and records within 2 GiB. */
+  fits(length: number, recordRoom = length): boolean {
+    return length * 4 + recordRoom * FIRING_RECORD_BYTES <= MAX_SCANNER_BYTES;
   }
 
   /**
-   * A Float32Array of `length` activations in the scanner's memory, for ORT to write into. Room
-   * for as many firings is kept after it (every value could fire); pages never written to stay
-   * unused. Throws RangeError unless fits(length).
+   * A Float32Array of `length` activations in the scanner's memory, for ORT to write into, and
+   * room for `recordRoom` firings after it (by default every value could fire; pages never
+   * written to stay unused). Forgets earlier records. Valid until the next buffer() call, which may
+   * move it. Throws RangeError unless fits(length, recordRoom).
    */
-  buffer(length: number): Float32Array {
-    if (!this.fits(length)) throw new RangeError(`${length} activations need more than a scanner's ${MAX_SCANNER_BYTES} bytes`);
-    const need = length * (4 + FIRING_RECORD_BYTES);
+  buffer(length: number, recordRoom = length): Float32Array {
+    if (!this.fits(length, recordRoom)) {
+      throw new RangeError(`${length} activations and room for ${recordRoom} firings need more than a scanner's ${MAX_SCANNER_BYTES} bytes`);
+    }
+    const need = length * 4 + recordRoom * FIRING_RECORD_BYTES;
     if (need > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
     this.actsBytes = length * 4;
+    this.recordRoom = recordRoom;
+    this.restart();
     return new Float32Array(this.memory.buffer, 0, length);
+  }
+
+  /** Forgets the records (the activations stay). */
+  restart(): void {
+    this.recordCount = 0;
+    this.rowsScanned = 0;
+    this.scanDSae = 0;
   }
 
   /** Whether `acts` is the scanner's current buffer (or a view of its start). */
@@ -195,13 +220,35 @@ export class FiringScanner {
   }
 
   /**
-   * The firings of rows [from, to) of the buffer's [rows × dSae] activations, row numbers from
-   * `from`: counts and views of the records (valid until the next scan or buffer call).
+   * Appends the firings of rows [from, to) of the buffer's [rows × dSae] activations to the
+   * records, numbering the rows from `rowBase` (row `from` is rowBase); returns this scan's
+   * records (views valid until the next scan or buffer call). Every scan since buffer() must use
+   * the same dSae, and the records must have room for every value of the rows to fire.
    */
-  scan(dSae: number, from: number, to: number): { count: number; ints: Int32Array; floats: Float32Array } {
-    const out = this.actsBytes;
-    const count = this.run(from * dSae * 4, to * dSae * 4, dSae, out, from);
+  scan(dSae: number, from: number, to: number, rowBase = from): FiringRecords {
+    if (!Number.isInteger(dSae) || dSae < 1) throw new RangeError(`dSae must be a positive integer, got ${dSae}`);
+    if (this.rowsScanned > 0 && dSae !== this.scanDSae) throw new RangeError(`scan with d_sae ${dSae} after scans with d_sae ${this.scanDSae}`);
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from <= to && to * dSae * 4 <= this.actsBytes)) {
+      throw new RangeError(`rows [${from}, ${to}) of d_sae ${dSae} are not inside the buffer's ${this.actsBytes / 4} activations`);
+    }
+    if (this.recordCount + (to - from) * dSae > this.recordRoom) {
+      throw new RangeError(`${to - from} rows of d_sae ${dSae} could add more firings than the ${this.recordRoom - this.recordCount} records left`);
+    }
+    const at = this.actsBytes + this.recordCount * FIRING_RECORD_BYTES;
+    const count = this.run(from * dSae * 4, to * dSae * 4, dSae, at, rowBase);
+    this.recordCount += count;
+    this.rowsScanned += to - from;
+    this.scanDSae = dSae;
+    return this.view(at, count);
+  }
+
+  /** Every record since buffer() (or restart()), with the number of rows scanned and their d_sae (0 before any scan). */
+  scanned(): FiringRecords & { rows: number; dSae: number } {
+    return { ...this.view(this.actsBytes, this.recordCount), rows: this.rowsScanned, dSae: this.scanDSae };
+  }
+
+  private view(at: number, count: number): FiringRecords {
     const words = (count * FIRING_RECORD_BYTES) / 4;
-    return { count, ints: new Int32Array(this.memory.buffer, out, words), floats: new Float32Array(this.memory.buffer, out, words) };
+    return { count, ints: new Int32Array(this.memory.buffer, at, words), floats: new Float32Array(this.memory.buffer, at, words) };
   }
 }

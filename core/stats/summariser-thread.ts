@@ -9,19 +9,20 @@
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { checkProvider } from '../model/execution-provider.js';
-import { FeatureSummary } from './feature-summary.js';
+import { FeatureSummary, type RowProvenance } from './feature-summary.js';
 import { FiringScanner } from './firing-scan-wasm.js';
-import type { LaneFromThread, LaneToThread, SummariserLaneOptions } from './summariser-pool.js';
+import { laneLabels } from './lane-labels.js';
+import type { LaneFromThread, LaneProvenance, LaneToThread, SummariserLaneOptions } from './summariser-pool.js';
 import { decodeSummary, encodeSummary, gzipSummary } from './summary-codec.js';
 
 const port = parentPort!;
 /** The open lane: between 'open' and the end of 'finish'; none while the thread is idle. */
 let lane: { options: SummariserLaneOptions; session: ort.InferenceSession; summary: FeatureSummary } | undefined;
 /**
- * The encoder's output goes into the scanner's WebAssembly memory, where add() finds the firings
- * 16 values at a time; without WebAssembly SIMD (or for a batch beyond the scanner's 2 GiB), into
- * `acts` (reused by every batch, grown to the largest) and add() scans it in JavaScript. Both
- * outlive a lane, as the thread does.
+ * The encoder's output goes into the scanner's WebAssembly memory, where each call's rows are
+ * scanned for firings 16 values at a time; without WebAssembly SIMD (or for a batch beyond the
+ * scanner's 2 GiB), into `acts` (reused by every batch, grown to the largest) and add() scans it
+ * in JavaScript. Both outlive a lane, as the thread does.
  */
 const scanner = FiringScanner.create();
 let acts = new Float32Array(0);
@@ -76,24 +77,55 @@ async function summariseBatch(msg: Extract<LaneToThread, { type: 'batch' }>): Pr
     const { x, rows, provenance } = msg;
     const { options, session, summary } = lane;
     const { dSae } = summary;
-    // A batch too large for the scanner's memory (encodeBatchRows far above the default) is scanned in JavaScript.
-    const inScanner = scanner?.fits(rows * dSae) ? scanner : undefined;
-    if (!inScanner && acts.length < rows * dSae) acts = new Float32Array(rows * dSae);
-    const out = inScanner ? inScanner.buffer(rows * dSae) : acts.subarray(0, rows * dSae);
-    const t0 = performance.now();
-    // Pre-allocated fetch: ORT writes the activations into our buffer.
-    await session.run(
-      { [options.inputName]: new ort.Tensor('float32', x.subarray(0, rows * options.dIn), [rows, options.dIn]) },
-      { [options.outputName]: new ort.Tensor('float32', out, [rows, dSae]) },
+    const { dIn, encodeOnly } = options;
+    // The batch is encoded in calls of callRows rows into one activation area, each call's rows
+    // scanned right after it (see SummariserLaneOptions.callRows); the records gather behind them.
+    const callRows = Math.min(rows, options.callRows);
+    const inScanner = scanner?.fits(callRows * dSae, rows * dSae) ? scanner : undefined;
+    const run = (from: number, to: number, out: Float32Array) => session.run(
+      { [options.inputName]: new ort.Tensor('float32', x.subarray(from * dIn, to * dIn), [to - from, dIn]) },
+      // Pre-allocated fetch: ORT writes the activations into our buffer.
+      { [options.outputName]: new ort.Tensor('float32', out.subarray(0, (to - from) * dSae), [to - from, dSae]) },
     );
-    const t1 = performance.now();
-    if (!options.encodeOnly) summary.add(out, provenance, inScanner);
-    const t2 = performance.now();
+    let encode = 0;
+    let add = 0;
+    if (inScanner) {
+      const out = inScanner.buffer(callRows * dSae, encodeOnly ? 0 : rows * dSae);
+      for (let from = 0; from < rows; from += callRows) {
+        const to = Math.min(rows, from + callRows);
+        const t0 = performance.now();
+        await run(from, to, out);
+        const t1 = performance.now();
+        if (!encodeOnly) inScanner.scan(dSae, 0, to - from, from);
+        encode += t1 - t0;
+        add += performance.now() - t1;
+      }
+      const t2 = performance.now();
+      if (!encodeOnly) summary.addScanned(inScanner, laneRows(provenance));
+      add += performance.now() - t2;
+    } else {
+      // No WebAssembly SIMD, or a batch too large for the scanner's memory (encodeBatchRows far
+      // above the default): one call, scanned in JavaScript.
+      if (acts.length < rows * dSae) acts = new Float32Array(rows * dSae);
+      const out = acts.subarray(0, rows * dSae);
+      const t0 = performance.now();
+      await run(0, rows, out);
+      const t1 = performance.now();
+      if (!encodeOnly) summary.add(out, laneRows(provenance));
+      encode = t1 - t0;
+      add = performance.now() - t1;
+    }
     // x goes back for the pool to fill with a later batch.
-    post({ type: 'done', id: msg.id, encodeSeconds: (t1 - t0) / 1000, addSeconds: (t2 - t1) / 1000, x }, [x.buffer as ArrayBuffer]);
+    post({ type: 'done', id: msg.id, encodeSeconds: encode / 1000, addSeconds: add / 1000, x }, [x.buffer as ArrayBuffer]);
   } catch (e) {
     post({ type: 'error', id: msg.id, error: errorOf(e) });
   }
+}
+
+/** A batch's provenance as FeatureSummary takes it (labels back to strings, lane-labels.ts). */
+function laneRows(provenance: LaneProvenance): RowProvenance {
+  const label = laneLabels(provenance);
+  return { ...provenance, ...(label && { label }) };
 }
 
 // One message at a time, in arrival order.
