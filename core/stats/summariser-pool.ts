@@ -18,11 +18,11 @@
 // a feature's activation sum (and mean) can differ between two runs over the same parts.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { ConfigError } from '../config/run-config.js';
 import { normalizeProvider } from '../model/execution-provider.js';
 import { ENCODER_INPUT, ENCODER_OUTPUTS } from '../sae/sae-encoder-model.js';
-import { ConfigError } from '../config/run-config.js';
-import { labelIdsOf } from './lane-labels.js';
 import { FeatureSummary, MAX_SUMMARY_LABELS, type FeatureSummaryOptions, type RowProvenance } from './feature-summary.js';
+import { labelIdsOf } from './lane-labels.js';
 
 export interface SummariserLaneOptions {
   /** encoder.onnx bytes (x [batch × d_in] → feature_acts [batch × d_sae]). */
@@ -58,7 +58,6 @@ export interface LaneProvenance {
   labelIds?: Uint8Array;
   labelNames?: string[];
 }
-
 
 export type LaneToThread =
   | { type: 'batch'; id: number; x: Float32Array; rows: number; provenance: LaneProvenance }

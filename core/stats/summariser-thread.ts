@@ -84,7 +84,8 @@ async function summariseBatch(msg: Extract<LaneToThread, { type: 'batch' }>): Pr
     const inScanner = scanner?.fits(callRows * dSae, rows * dSae) ? scanner : undefined;
     const run = (from: number, to: number, out: Float32Array) => session.run(
       { [options.inputName]: new ort.Tensor('float32', x.subarray(from * dIn, to * dIn), [to - from, dIn]) },
-      // Pre-allocated fetch: ORT writes the activations into our buffer.
+      // Pre-allocated fetch: the activations land in our buffer. onnxruntime-node 1.30 also returns
+      // them in a new buffer of its own, which is dropped (see the README's bench:stats notes).
       { [options.outputName]: new ort.Tensor('float32', out.subarray(0, (to - from) * dSae), [to - from, dSae]) },
     );
     let encode = 0;
