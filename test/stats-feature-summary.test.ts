@@ -200,8 +200,16 @@ describe('feature summary', () => {
     // Labels it already has are fine; one more is refused, naming it and the field to change.
     full.add(a.acts, a.rows);
     const b = rowsLabelled(['site-0', 'site-999']);
+    const counted = JSON.stringify(full.labels().map((x) => [x.label, x.tokens])) + full.tokens;
     assert.throws(() => full.add(b.acts, b.rows), (e: Error) =>
       e.name === 'ConfigError' && e.message.includes(`more than ${MAX_SUMMARY_LABELS} distinct values`) && e.message.includes('"site-999"') && e.message.includes('corpus.labelField') && e.message.includes('"labels": false'));
+    // A call with more distinct labels than a byte holds is refused the same way; neither refusal counts anything.
+    const c = rowsLabelled([...names(0, 10), ...names(1000, 300)]);
+    assert.throws(() => full.add(c.acts, c.rows), /more than 64 distinct values \(one past the limit: "site-1000"\)/);
+    assert.equal(JSON.stringify(full.labels().map((x) => [x.label, x.tokens])) + full.tokens, counted);
+    const fresh = new FeatureSummary({ dSae });
+    assert.throws(() => fresh.add(c.acts, c.rows), /one past the limit: "site-1054"/);
+    assert.deepEqual([fresh.labels().length, fresh.tokens], [0, 0]);
 
     // Merging: the union counts, and a refused merge changes nothing.
     const left = new FeatureSummary({ dSae });

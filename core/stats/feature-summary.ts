@@ -31,6 +31,7 @@ import {
 import { ExampleSlots, featureKey, lowestKeyFirst, offer, rowKey, strongestFirst, type ExampleRef } from './example-slots.js';
 import type { FiringRecords, FiringScanner } from './firing-scan-wasm.js';
 import { IntervalReservoir } from './interval-reservoir.js';
+import { labelIdsOf } from './lane-labels.js';
 
 export type { ExampleRef } from './example-slots.js';
 
@@ -123,8 +124,6 @@ export class FeatureSummary {
   private readonly labelFiring = new Map<string, Float64Array>();
   /** add()'s scratch: the one firing being offered as an example (made on first use). */
   private candidate: ExampleSlots | undefined;
-  /** add()'s scratch: each row's label slot (rowLabelsOf), grown to the largest call. */
-  private rowSlots: Uint8Array | undefined;
   /** applyFirings' scratch: one feature's firings per label slot. */
   private slotCounts: Float64Array | undefined;
   /** add()'s scratch: rowKey of each row of the call (grown to the largest call). */
@@ -236,8 +235,8 @@ export class FeatureSummary {
       if (rows[name].length !== n) throw new RangeError(`rows.${name} has ${rows[name].length} entries, rows.doc has ${n}`);
     }
     if (rows.label && rows.label.length !== n) throw new RangeError(`rows.label has ${rows.label.length} entries, rows.doc has ${n}`);
-    this.tokens += n;
     const labels = this.rowLabelsOf(rows.label, n);
+    this.tokens += n;
     const firings = (this.firings ??= new FiringBuffer(this.dSae));
     firings.reserve(n);
     return { firings, labels, rowKeys: this.rowKeysOf(rows, n) };
@@ -256,29 +255,19 @@ export class FeatureSummary {
    * is slot 0 and there are no counts: applyFirings counts into slot 0 and drops it.
    */
   private rowLabelsOf(labels: readonly string[] | undefined, n: number): RowLabels {
-    if (!this.rowSlots || this.rowSlots.length < n) this.rowSlots = new Uint8Array(Math.max(n, 1));
-    const slot = this.rowSlots;
-    const firing: Float64Array[] = [];
-    if (!labels) {
-      slot.fill(0, 0, n);
-      return { slot, firing };
-    }
-    // Labels come in runs (a document's tokens share its genre): one Map update per run, not per
-    // row. Counts are integers, so the totals are the same, and each map still gains a label
-    // when its first row is reached (the same insertion order).
-    const slots = new Map<string, number>();
-    for (let r = 0; r < n;) {
-      const label = labels[r];
-      let s = slots.get(label);
-      if (s === undefined) {
-        slots.set(label, (s = firing.length));
-        firing.push(this.firingFor(label));
-      }
-      let end = r;
-      while (end < n && labels[end] === label) slot[end++] = s;
-      this.labelTokens.set(label, (this.labelTokens.get(label) ?? 0) + (end - r));
-      r = end;
-    }
+    if (!labels) return { slot: new Uint8Array(n), firing: [] };
+    // The call's distinct labels in order of first appearance, so each map gains a label in the
+    // order its first row is reached. A call that would take the summary past MAX_SUMMARY_LABELS
+    // (any call with more than 256) is refused, naming the first label beyond it, before anything
+    // is counted.
+    const ids = labelIdsOf(labels);
+    const known = new Set(this.labelFiring.keys());
+    for (const label of ids ? ids.names : labels) if (known.add(label).size > MAX_SUMMARY_LABELS) throw tooManyLabels(label);
+    const { ids: slot, names } = ids!;
+    const firing = names.map((name) => this.firingFor(name));
+    const tokens = new Array<number>(names.length).fill(0);
+    for (let r = 0; r < n; r++) tokens[slot[r]]++;
+    names.forEach((name, k) => this.labelTokens.set(name, (this.labelTokens.get(name) ?? 0) + tokens[k]));
     return { slot, firing };
   }
 

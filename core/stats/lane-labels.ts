@@ -1,7 +1,8 @@
-// Row labels as they cross to a summariser lane: one byte per row into the batch's distinct names.
-// A structured clone of the label strings themselves made a new string per row in the lane, which
-// its garbage collector then paid for; the names are few (a summary counts at most
+// Row labels as one byte per row into their distinct names. They cross to a summariser lane in
+// this form: a structured clone of the label strings themselves made a new string per row in the
+// lane, which its garbage collector then paid for; the names are few (a summary counts at most
 // MAX_SUMMARY_LABELS), so the lane gets them once per batch and rebuilds the row array from them.
+// FeatureSummary.add counts each row's label by its id in the same form.
 import type { LaneProvenance } from './summariser-pool.js';
 
 /**
