@@ -4,8 +4,8 @@
 // 128-bit loads it skips 16 zeros in a handful of instructions. Measured on the dev VM (d_sae
 // 4,096, L0 65): the scan 3.0 → 0.7 µs/row, add() 10.2–11.4 → 7.3–7.6 µs/row.
 //
-// The module is a few hundred bytes, assembled here (no toolchain at build time) and validated by
-// WebAssembly.validate when first used. It works on its own memory: callers put the activations
+// The module is a few hundred bytes, assembled here with wasm-assembler.ts (no toolchain at build
+// time) and validated by WebAssembly.validate when first used. It works on its own memory: callers put the activations
 // there (the summariser lane has ORT write its output straight into it, see FiringScanner.buffer),
 // and the firings come back there as (row i32, feature i32, act f32) records.
 //
@@ -15,52 +15,16 @@
 // otherwise f32x4.gt against zero gives a 16-bit mask of the values > 0, and each set bit, lowest
 // first, becomes a record. The last d_sae mod 16 values of a row are checked one by one.
 
+import { get, i32, I32, moduleBytes, op, set, uleb } from './wasm-assembler.js';
+
 /** Bytes of one firing record: row (i32), feature (i32), activation (f32). */
 export const FIRING_RECORD_BYTES = 12;
-
-const I32 = 0x7f;
-const op = {
-  block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br: 0x0c, brIf: 0x0d, void: 0x40,
-  get: 0x20, set: 0x21, tee: 0x22, i32Const: 0x41, f32Const: 0x43,
-  f32Load: 0x2a, i32Store: 0x36, f32Store: 0x38,
-  i32Eqz: 0x45, i32LtU: 0x49, i32GeU: 0x4f, f32Gt: 0x5e, i32Ctz: 0x68,
-  i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32DivU: 0x6e, i32And: 0x71, i32Or: 0x72, i32Shl: 0x74, i32ShrU: 0x76,
-  simd: 0xfd, v128Load: 0x00, v128Const: 0x0c, v128Or: 0x50, v128AnyTrue: 0x53, f32x4Gt: 0x44, i32x4Bitmask: 0xa4,
-} as const;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(Buffer.from(s, 'utf8'))];
 
 // scan(p, end, dSae, out, row0) → firings: rows of dSae float32 from byte p up to byte end;
 // records from byte `out`; row numbers start at row0.
 const P = 0, END = 1, DSAE = 2, OUT = 3, ROW = 4;
 const K = 5, ROW_END = 6, VEC_END = 7, Q = 8, J = 9, M = 10; // locals
 
-const get = (l: number) => [op.get, l];
-const set = (l: number) => [op.set, l];
-const i32 = (n: number) => [op.i32Const, ...sleb(n)];
 const v128Load = (offset: number) => [op.simd, ...uleb(op.v128Load), 4, ...uleb(offset)];
 const simd = (code: number) => [op.simd, ...uleb(code)];
 /** Bits of the 4 floats at Q + offset that are > 0 (f32x4.gt against zero, then its lane bitmask), shifted left by `shift`. */
@@ -121,25 +85,14 @@ const body = [
   op.br, 0,
   op.end, op.end,
   ...get(K), ...get(OUT), op.i32Sub, ...i32(FIRING_RECORD_BYTES), op.i32DivU,
-  op.end,
 ];
-
-function moduleBytes(): Uint8Array {
-  const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])]]));
-  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 1]]));
-  const functions = section(3, vec([[0]]));
-  const exports = section(7, vec([[...name('scan'), 0x00, 0]]));
-  const locals = vec([[6, I32]]);
-  const code = section(10, vec([[...uleb(locals.length + body.length), ...locals, ...body]]));
-  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...functions, ...exports, ...code]);
-}
 
 let compiled: WebAssembly.Module | null | undefined;
 
 /** The compiled module, or null where WebAssembly SIMD is not available (the JavaScript scan is used). */
 export function firingScanModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
-    const bytes = moduleBytes();
+    const bytes = moduleBytes([{ name: 'scan', params: [I32, I32, I32, I32, I32], results: [I32], locals: new Array(6).fill(I32), body }]);
     compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
   }
   return compiled;
