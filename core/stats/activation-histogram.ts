@@ -87,6 +87,17 @@ const MAX_SLICES = 1 << 16;
  * increasing order; guess[slice] is the bin of the slice's lowest value in range, and slices are no
  * wider than a bin, so at most one or two thresholds lie between the guess and the answer.
  */
+/** What HistogramBinner.bin computes with (see there): read-only. */
+export interface BinnerTables {
+  lowest: number;
+  highest: number;
+  last: number;
+  shift: number;
+  sliceBase: number;
+  threshold: Float64Array;
+  guess: Uint32Array;
+}
+
 export class HistogramBinner {
   readonly spec: HistogramSpec;
   private readonly lowest: number;
@@ -114,6 +125,13 @@ export class HistogramBinner {
     const slices = tabulated ? this.sliceOf(this.highest) - this.sliceBase + 1 : 0;
     this.guess = new Uint32Array(slices <= MAX_SLICES ? slices : 0);
     this.tabulated = tabulated && slices <= MAX_SLICES && this.fillTables();
+  }
+
+  /** The tables bin() uses, for the WebAssembly kernel (apply-kernel-wasm.ts); undefined when bin() falls back to log10. */
+  tables(): BinnerTables | undefined {
+    if (!this.tabulated) return undefined;
+    const { lowest, highest, last, shift, sliceBase, threshold, guess } = this;
+    return { lowest, highest, last, shift, sliceBase, threshold, guess };
   }
 
   /** Bin of a positive activation: histogramBin(spec, act), exactly. */

@@ -14,10 +14,13 @@
 // finalisation (its header documents the approach and its limits).
 //
 // Memory: per feature (k + 44·R) example slots, `bins` counters and the reservoir's 44 bucket
-// fills and admission keys, fixed at construction; plus one counter per feature per distinct label. Nothing grows with the number of rows. add()
-// also keeps a working buffer of at most max(d_sae, 2^18) firings (≤ 7 MiB at d_sae ≤ 2^18)
-// and one 4-byte key per row of its largest call, which are not part of the summary (not counted
-// in byteLength, never merged or stored).
+// fills and admission keys, fixed at construction; plus one counter per feature per distinct
+// label. Nothing grows with the number of rows. The per-feature counters live in a WebAssembly
+// memory (SummaryMemory, apply-kernel-wasm.ts) with the kernel's scratch for one run of firings
+// (≤ 2^17 records, ~3.7 MiB); the JavaScript paths of add() keep a working buffer of at most
+// max(d_sae, 2^18) firings (≤ 9 MiB at d_sae ≤ 2^18), made on first use; and one 4-byte key per row
+// of the largest call. None of these is part of the summary (not counted in byteLength, never
+// merged or stored).
 //
 // Assumption: each token is added once across all summaries that are merged (a token seen twice
 // counts twice, and could occupy two top-k slots).
@@ -28,6 +31,7 @@ import type { SaeWeights } from '../sae/sae-weights.js';
 import {
   histogramBinCount, histogramBinner, histogramLowerEdges, resolveHistogram, type HistogramBinner, type HistogramSpec,
 } from './activation-histogram.js';
+import { SummaryMemory, type ApplyKernel, type ByFeature, type Candidates } from './apply-kernel-wasm.js';
 import { ExampleSlots, featureKey, lowestKeyFirst, offer, rowKey, strongestFirst, type ExampleRef } from './example-slots.js';
 import type { FiringRecords, FiringScanner } from './firing-scan-wasm.js';
 import { IntervalReservoir } from './interval-reservoir.js';
@@ -130,6 +134,8 @@ export class FeatureSummary {
   private rowKeys: Uint32Array | undefined;
   /** add()'s working buffer, made on first use; not part of the summary (never merged or stored). */
   private firings: FiringBuffer | undefined;
+  /** addScanned's WebAssembly kernel over the counters' memory (apply-kernel-wasm.ts), when it runs here. */
+  private readonly kernel: ApplyKernel | undefined;
 
   constructor(options: FeatureSummaryOptions) {
     const { dSae, topK = 20, reservoirPerBucket = 4 } = options;
@@ -144,14 +150,17 @@ export class FeatureSummary {
     this.histogramSpec = resolveHistogram(options.histogram);
     this.bins = histogramBinCount(this.histogramSpec);
     this.binner = histogramBinner(this.histogramSpec);
-    this.firing = new Float64Array(dSae);
-    this.sum = new Float64Array(dSae);
-    this.max = new Float64Array(dSae);
-    this.histogram = new Float64Array(dSae * this.bins);
+    // The per-feature counters the kernel reads and writes, in its memory (plain arrays without it).
+    const hot = new SummaryMemory(dSae, this.bins, this.binner.tables());
+    this.firing = hot.firing;
+    this.sum = hot.sum;
+    this.max = hot.max;
+    this.histogram = hot.histogram;
     this.top = new ExampleSlots(dSae * topK);
     this.topFill = new Uint16Array(dSae);
-    this.topFloor = new Float64Array(dSae);
-    this.reservoir = new IntervalReservoir(dSae, reservoirPerBucket);
+    this.topFloor = hot.topFloor;
+    this.reservoir = new IntervalReservoir(dSae, reservoirPerBucket, hot);
+    this.kernel = hot.kernel;
   }
 
   get options(): Required<FeatureSummaryOptions> {
@@ -188,7 +197,8 @@ export class FeatureSummary {
       return;
     }
     const { dSae } = this;
-    const { firings, labels, rowKeys } = this.begin(rows, n);
+    const { labels, rowKeys } = this.begin(rows, n);
+    const firings = this.firingBuffer(n);
     // Float32 rows that start on 8-byte boundaries (even d_sae, aligned acts, as the encoder's are)
     // are also read as doubles, skipping zeros eight floats at a time (see scanFloat32Pairs).
     const pairs = acts instanceof Float32Array && dSae % 2 === 0 && acts.length > 0 && acts.byteOffset % 8 === 0
@@ -212,12 +222,25 @@ export class FeatureSummary {
     const records = scanner.scanned();
     if (records.rows !== n) throw new RangeError(`rows.doc has ${n} entries, the scanner scanned ${records.rows} rows`);
     if (n > 0 && records.dSae !== this.dSae) throw new RangeError(`the scanner's rows have d_sae ${records.dSae}, the summary ${this.dSae}`);
-    const { firings, labels, rowKeys } = this.begin(rows, n);
-    // Sorted by feature straight from the records, in row-major runs of at most the firing
-    // buffer's capacity (each run's rows follow the last's, so rows stay ascending per feature).
+    const { labels, rowKeys } = this.begin(rows, n);
+    // Sorted by feature straight from the records, in row-major runs (each run's rows follow the
+    // last's, so rows stay ascending per feature): by the WebAssembly kernel where it runs, else
+    // in JavaScript, runs of at most the firing buffer's capacity.
+    const { kernel } = this;
+    if (kernel) {
+      for (let k = 0; k < records.count;) {
+        const to = kernel.runEnd(records, k);
+        const { sorted, candidates } = kernel.run(records, k, to, rowKeys);
+        this.countLabels(sorted, labels);
+        this.offerCandidates(sorted, candidates, rows, rowKeys);
+        k = to;
+      }
+      return;
+    }
+    const firings = this.firingBuffer(n);
     for (let k = 0; k < records.count;) {
       const to = Math.min(records.count, k + firings.capacity);
-      this.applyFirings(firings.byFeatureOfRecords(records, k, to), rows, labels, rowKeys);
+      this.applyFirings(firings.byFeatureOfRecords(records, k, to), rows, labels, rowKeys, firings.candidates);
       k = to;
     }
   }
@@ -230,22 +253,27 @@ export class FeatureSummary {
    * misses cost more than the work. Each feature still sees its rows in ascending order and
    * features share no state, so the summary is exactly the one row-major order gives.
    */
-  private begin(rows: RowProvenance, n: number): { firings: FiringBuffer; labels: RowLabels; rowKeys: Uint32Array } {
+  private begin(rows: RowProvenance, n: number): { labels: RowLabels; rowKeys: Uint32Array } {
     for (const name of ['context', 'position', 'token'] as const) {
       if (rows[name].length !== n) throw new RangeError(`rows.${name} has ${rows[name].length} entries, rows.doc has ${n}`);
     }
     if (rows.label && rows.label.length !== n) throw new RangeError(`rows.label has ${rows.label.length} entries, rows.doc has ${n}`);
     const labels = this.rowLabelsOf(rows.label, n);
     this.tokens += n;
+    return { labels, rowKeys: this.rowKeysOf(rows, n) };
+  }
+
+  /** The JavaScript paths' firing buffer, with room for a call of n rows. */
+  private firingBuffer(n: number): FiringBuffer {
     const firings = (this.firings ??= new FiringBuffer(this.dSae));
     firings.reserve(n);
-    return { firings, labels, rowKeys: this.rowKeysOf(rows, n) };
+    return firings;
   }
 
   /** Applies and empties the firings gathered by the JavaScript scan. */
   private applyGathered(firings: FiringBuffer, rows: RowProvenance, labels: RowLabels, rowKeys: Uint32Array): void {
     if (firings.size === 0) return;
-    this.applyFirings(firings.byFeature(), rows, labels, rowKeys);
+    this.applyFirings(firings.byFeature(), rows, labels, rowKeys, firings.candidates);
     firings.clear();
   }
 
@@ -280,21 +308,16 @@ export class FeatureSummary {
     return keys;
   }
 
-  /** Applies firings grouped by feature (FiringBuffer's sorts), rows ascending within each feature. */
-  private applyFirings(sorted: ByFeature, rows: RowProvenance, labels: RowLabels, rowKeys: Uint32Array): void {
+  /**
+   * Applies firings grouped by feature (FiringBuffer's sorts), rows ascending within each feature:
+   * the JavaScript twin of the WebAssembly kernel (apply-kernel-wasm.ts), which the JavaScript scan
+   * uses. Counts, sums, maxima and histograms first, collecting the firings that might enter a top-k
+   * list or a reservoir into `pairs`; then the labels' counts and the offers.
+   */
+  private applyFirings(sorted: ByFeature, rows: RowProvenance, labels: RowLabels, rowKeys: Uint32Array, pairs: Int32Array): void {
     const { bins, firing, sum, max, histogram, topFloor, reservoir, binner } = this;
-    // A feature's firings per label slot are counted here and added to the label's counters once
-    // per feature: a per-firing write to one of several label arrays cost more than the count.
-    const { slot: rowSlot, firing: slotFiring } = labels;
-    const slotCount = (this.slotCounts ??= new Float64Array(MAX_SUMMARY_LABELS));
-    const shard = rows.shard;
-    const { doc, context, position, token } = rows;
     const { start, row: fRow, act: fAct } = sorted;
-    // A firing becomes an example candidate only if it can enter the top-k list or the reservoir,
-    // which in a summary that has seen a few batches is rare: both are asked on (act, key) alone
-    // first, and only then is the candidate written out. The top-k and reservoir offers are
-    // independent, so one candidate slot serves both.
-    const candidate = (this.candidate ??= new ExampleSlots(1));
+    let candidates = 0;
     for (let i = 0; i < this.dSae; i++) {
       const end = start[i + 1];
       if (start[i] === end) continue;
@@ -302,37 +325,78 @@ export class FeatureSummary {
       let total = sum[i];
       let most = max[i];
       const histBase = i * bins;
+      const floor = topFloor[i];
       for (let e = start[i]; e < end; e++) {
-        const r = fRow[e];
         const a = fAct[e];
         count++;
         total += a;
         if (a > most) most = a;
         histogram[histBase + binner.bin(a)]++;
-        slotCount[rowSlot[r]]++;
-        const key = featureKey(rowKeys[r], i);
-        // Fast reject: once the list is full, anything weaker than its weakest entry cannot enter.
-        const forTop = a >= topFloor[i];
-        const forReservoir = reservoir.wants(i, a, key);
-        if (!forTop && !forReservoir) continue;
-        candidate.act[0] = a;
-        candidate.shard[0] = shard;
-        candidate.doc[0] = doc[r];
-        candidate.context[0] = context[r];
-        candidate.position[0] = position[r];
-        candidate.token[0] = token[r];
-        candidate.key[0] = key;
-        if (forTop) this.offerTop(i, candidate, 0);
-        if (forReservoir) reservoir.offer(i, candidate, 0);
+        // The candidate test of the kernel; offerCandidates asks again with the state of the moment.
+        if (a >= floor || reservoir.wants(i, a, featureKey(rowKeys[fRow[e]], i))) {
+          pairs[2 * candidates] = i;
+          pairs[2 * candidates + 1] = e;
+          candidates++;
+        }
       }
       firing[i] = count;
       sum[i] = total;
       max[i] = most;
+    }
+    this.countLabels(sorted, labels);
+    this.offerCandidates(sorted, { count: candidates, pairs }, rows, rowKeys);
+  }
+
+  /** Adds the sorted firings to their labels' per-feature counts (nothing without labels). */
+  private countLabels(sorted: ByFeature, labels: RowLabels): void {
+    const { slot: rowSlot, firing: slotFiring } = labels;
+    if (slotFiring.length === 0) return;
+    // A feature's firings per label slot are counted here and added to the label's counters once
+    // per feature: a per-firing write to one of several label arrays cost more than the count.
+    const slotCount = (this.slotCounts ??= new Float64Array(MAX_SUMMARY_LABELS));
+    const { start, row } = sorted;
+    for (let i = 0; i < this.dSae; i++) {
+      const end = start[i + 1];
+      if (start[i] === end) continue;
+      for (let e = start[i]; e < end; e++) slotCount[rowSlot[row[e]]]++;
       for (let l = 0; l < slotFiring.length; l++) {
         slotFiring[l][i] += slotCount[l];
         slotCount[l] = 0;
       }
-      slotCount[0] = 0;
+    }
+  }
+
+  /**
+   * Offers each candidate firing, in order (by feature, rows ascending), to the top-k list and the
+   * reservoir, asking each first on (act, key) with their current state: a candidate was found
+   * with the state before the run's offers, which only admits more (apply-kernel-wasm.ts).
+   */
+  private offerCandidates(sorted: ByFeature, candidates: Candidates, rows: RowProvenance, rowKeys: Uint32Array): void {
+    const { topFloor, reservoir } = this;
+    const { shard, doc, context, position, token } = rows;
+    const { row: fRow, act: fAct } = sorted;
+    const { count, pairs } = candidates;
+    // The top-k and reservoir offers are independent, so one candidate slot serves both.
+    const candidate = (this.candidate ??= new ExampleSlots(1));
+    for (let c = 0; c < count; c++) {
+      const i = pairs[2 * c];
+      const e = pairs[2 * c + 1];
+      const r = fRow[e];
+      const a = fAct[e];
+      const key = featureKey(rowKeys[r], i);
+      // Fast reject: once the list is full, anything weaker than its weakest entry cannot enter.
+      const forTop = a >= topFloor[i];
+      const forReservoir = reservoir.wants(i, a, key);
+      if (!forTop && !forReservoir) continue;
+      candidate.act[0] = a;
+      candidate.shard[0] = shard;
+      candidate.doc[0] = doc[r];
+      candidate.context[0] = context[r];
+      candidate.position[0] = position[r];
+      candidate.token[0] = token[r];
+      candidate.key[0] = key;
+      if (forTop) this.offerTop(i, candidate, 0);
+      if (forReservoir) reservoir.offer(i, candidate, 0);
     }
   }
 
@@ -499,14 +563,8 @@ interface RowLabels {
   firing: Float64Array[];
 }
 
-/** Firings grouped by feature: feature i's are [start[i], start[i + 1]) of row and act, rows ascending. */
-interface ByFeature {
-  start: Int32Array;
-  row: Int32Array;
-  act: Float64Array;
-}
 
-/** Most firings add() sorts at once: a 4,096-row batch at L0 64 (28 bytes each, 7 MiB). */
+/** Most firings add() sorts at once: a 4,096-row batch at L0 64 (36 bytes each with its candidate pair, 9 MiB). */
 const FIRING_BUFFER_MAX = 1 << 18;
 
 /**
@@ -523,19 +581,21 @@ class FiringBuffer {
   private act: Float64Array;
   private sortedRow: Int32Array;
   private sortedAct: Float64Array;
+  /** applyFirings' candidates: (feature, index into the sorted firings) pairs. */
+  candidates: Int32Array;
   private readonly start: Int32Array;
 
   constructor(private readonly dSae: number) {
     this.start = new Int32Array(dSae + 1);
-    [this.rowFeature, this.act, this.sortedRow, this.sortedAct] = FiringBuffer.arrays(0);
+    [this.rowFeature, this.act, this.sortedRow, this.sortedAct, this.candidates] = FiringBuffer.arrays(0);
   }
 
   private static capacityFor(dSae: number, rows: number): number {
     return Math.max(dSae, Math.min(rows * dSae, FIRING_BUFFER_MAX));
   }
 
-  private static arrays(capacity: number): [Int32Array, Float64Array, Int32Array, Float64Array] {
-    return [new Int32Array(2 * capacity), new Float64Array(capacity), new Int32Array(capacity), new Float64Array(capacity)];
+  private static arrays(capacity: number): [Int32Array, Float64Array, Int32Array, Float64Array, Int32Array] {
+    return [new Int32Array(2 * capacity), new Float64Array(capacity), new Int32Array(capacity), new Float64Array(capacity), new Int32Array(2 * capacity)];
   }
 
   get capacity(): number {
@@ -550,7 +610,7 @@ class FiringBuffer {
   reserve(rows: number): void {
     const capacity = FiringBuffer.capacityFor(this.dSae, rows);
     if (this.size === 0 && capacity > this.act.length) {
-      [this.rowFeature, this.act, this.sortedRow, this.sortedAct] = FiringBuffer.arrays(capacity);
+      [this.rowFeature, this.act, this.sortedRow, this.sortedAct, this.candidates] = FiringBuffer.arrays(capacity);
     }
   }
 

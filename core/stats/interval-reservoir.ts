@@ -23,7 +23,8 @@ import { ExampleSlots, lowestKeyFirst, offer } from './example-slots.js';
 export const RESERVOIR_BUCKETS = 44;
 
 /** Exponent marking a feature with no samples yet. */
-const EMPTY = -0x8000;
+export const RESERVOIR_EMPTY = -0x8000;
+const EMPTY = RESERVOIR_EMPTY;
 /** admit[] of a bucket that is not full: every key is wanted. */
 const OPEN = 0xffffffff;
 
@@ -48,11 +49,19 @@ export class IntervalReservoir {
    */
   private readonly admit: Uint32Array;
 
-  constructor(readonly dSae: number, readonly perBucket: number) {
+  /**
+   * `hot`: where the exponents ([d_sae]) and admission keys ([d_sae × RESERVOIR_BUCKETS]) live, when
+   * the caller keeps them (a summary's SummaryMemory, which the WebAssembly kernel reads); they are
+   * initialised here.
+   */
+  constructor(readonly dSae: number, readonly perBucket: number, hot?: { exp: Int16Array; admit: Uint32Array }) {
     this.slots = new ExampleSlots(dSae * RESERVOIR_BUCKETS * perBucket);
     this.fill = new Uint8Array(dSae * RESERVOIR_BUCKETS);
-    this.exp = new Int16Array(dSae).fill(EMPTY);
-    this.admit = new Uint32Array(dSae * RESERVOIR_BUCKETS).fill(OPEN);
+    if (hot && (hot.exp.length !== dSae || hot.admit.length !== dSae * RESERVOIR_BUCKETS)) {
+      throw new RangeError(`the reservoir's arrays need ${dSae} exponents and ${dSae * RESERVOIR_BUCKETS} admission keys`);
+    }
+    this.exp = (hot?.exp ?? new Int16Array(dSae)).fill(EMPTY);
+    this.admit = (hot?.admit ?? new Uint32Array(dSae * RESERVOIR_BUCKETS)).fill(OPEN);
   }
 
   get byteLength(): number {
