@@ -21,8 +21,9 @@ function rowsOf(n: number, shard: number): RowProvenance {
 }
 
 /** Summaries of the same calls by the JavaScript path (add without a scanner) and through the scanner (addScanned). */
+const scanner = FiringScanner.create()!;
+
 function bothWays(options: FeatureSummaryOptions, calls: { acts: Float32Array; rows: RowProvenance }[]): [FeatureSummary, FeatureSummary] {
-  const scanner = FiringScanner.create()!;
   const plain = new FeatureSummary(options);
   const scanned = new FeatureSummary(options);
   for (const { acts, rows } of calls) {
@@ -97,6 +98,27 @@ describe('feature summary: the WebAssembly apply kernel', () => {
     const [plain, scanned] = bothWays({ dSae, histogram }, [{ acts, rows: rowsOf(200, 0) }]);
     assert.equal(kernelOf(scanned), undefined);
     assert.ok(kernelOf(new FeatureSummary({ dSae, histogram: { binsPerDecade: 10 } })));
+    assert.deepEqual(Buffer.from(encodeSummary(scanned)), Buffer.from(encodeSummary(plain)));
+  });
+
+  it('a summary whose WebAssembly memory cannot be had keeps plain arrays and the JavaScript path, with the same result', () => {
+    const rng = new SeededRandom(8);
+    const dSae = 24;
+    const acts = Float32Array.from({ length: 100 * dSae }, () => (rng.chance(0.2) ? rng.uniform(0.01, 4) : 0));
+    const [plain] = bothWays({ dSae }, [{ acts, rows: rowsOf(100, 0) }]);
+    // As V8 answers when it cannot reserve the address space of another memory.
+    const Memory = WebAssembly.Memory;
+    (WebAssembly as { Memory: unknown }).Memory = function refuse() {
+      throw new RangeError('WebAssembly.Memory(): could not allocate memory');
+    };
+    let scanned: FeatureSummary;
+    try {
+      [, scanned] = bothWays({ dSae }, [{ acts, rows: rowsOf(100, 0) }]);
+    } finally {
+      (WebAssembly as { Memory: unknown }).Memory = Memory;
+    }
+    assert.equal(kernelOf(scanned), undefined);
+    assert.ok(scanned.firing.some((x) => x > 0));
     assert.deepEqual(Buffer.from(encodeSummary(scanned)), Buffer.from(encodeSummary(plain)));
   });
 });

@@ -275,15 +275,8 @@ export class SummaryMemory {
       records: layout.take(records * FIRING_RECORD_BYTES), start: layout.take(4 * (dSae + 1)),
       row: layout.take(4 * records), act: layout.take(4 * records), keys: layout.take(4 * KERNEL_RUN_ROWS), cand: layout.take(8 * records),
     } : undefined;
-    const useKernel = scratch !== undefined && layout.size <= MAX_MEMORY_BYTES;
-    let buffer: ArrayBuffer;
-    let memory: WebAssembly.Memory | undefined;
-    if (useKernel) {
-      memory = new WebAssembly.Memory({ initial: Math.ceil(layout.size / PAGE) });
-      buffer = memory.buffer;
-    } else {
-      buffer = new ArrayBuffer(stateBytes);
-    }
+    const memory = scratch !== undefined && layout.size <= MAX_MEMORY_BYTES ? wasmMemory(layout.size) : undefined;
+    const buffer = memory?.buffer ?? new ArrayBuffer(stateBytes);
     this.firing = new Float64Array(buffer, at.firing, dSae);
     this.sum = new Float64Array(buffer, at.sum, dSae);
     this.max = new Float64Array(buffer, at.max, dSae);
@@ -291,7 +284,21 @@ export class SummaryMemory {
     this.histogram = new Float64Array(buffer, at.histogram, dSae * bins);
     this.admit = new Uint32Array(buffer, at.admit, dSae * RESERVOIR_BUCKETS);
     this.exp = new Int16Array(buffer, at.exp, dSae);
-    this.kernel = useKernel ? new ApplyKernel(memory!, module!, tables!, dSae, bins, at, scratch!, records) : undefined;
+    this.kernel = memory ? new ApplyKernel(memory, module!, tables!, dSae, bins, at, scratch!, records) : undefined;
+  }
+}
+
+/**
+ * A WebAssembly memory of `bytes`, or undefined when V8 cannot reserve one: each reserves address
+ * space well beyond its size (guard regions), and a process runs out after about 12,900 live
+ * memories here. The summary then keeps plain arrays and the JavaScript path.
+ */
+function wasmMemory(bytes: number): WebAssembly.Memory | undefined {
+  try {
+    return new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) });
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
   }
 }
 
