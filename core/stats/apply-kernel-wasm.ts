@@ -2,10 +2,10 @@
 // by feature, then for each feature's firings count them, sum and take the max, bin them into
 // the histogram, hash each token's sampling key and ask whether the firing could enter the
 // top-k list or the interval reservoir. Only those candidates go back to JavaScript, which
-// offers them (FeatureSummary.offerCandidates); in a summary that has seen a few batches they are
-// about one firing in eight. In JavaScript the same work (FeatureSummary.applyFirings, which the
-// JavaScript scan still uses) cost about 2.5 µs per row at L0 65, most of add()'s time outside
-// the offers.
+// offers them (FeatureSummary.offerCandidates): about one firing in eight over bench:stats' 128
+// batches per lane. Its JavaScript twin (FeatureSummary.applyFirings) is what the JavaScript scan
+// still uses; at d_sae 4,096 and L0 65, addScanned alone took 6.1–6.5 µs per row with it and
+// 4.4–4.7 with the kernel (the two builds alternating in one process).
 //
 // The kernel reads and writes the summary's per-feature counters where they live: a summary keeps
 // its firing counts, sums, maxima, top-k floors, histogram and the reservoir's exponents and
@@ -102,6 +102,7 @@ const APPLY_PARAMS = [
   'd', 'bins', 'start', 'rows', 'acts', 'keys', 'rowBase', 'cand', 'firing', 'sum', 'max', 'floor', 'hist', 'admit', 'exp',
   'threshold', 'guess', 'last', 'shift', 'sliceBase', 'lowest', 'highest',
 ] as const;
+const ROW_BASE_ARG = APPLY_PARAMS.indexOf('rowBase');
 const applyFunction = (): WasmFunction => {
   const P = Object.fromEntries(APPLY_PARAMS.map((n, k) => [n, k])) as Record<(typeof APPLY_PARAMS)[number], number>;
   const L = APPLY_PARAMS.length;
@@ -240,8 +241,6 @@ export interface Candidates {
   pairs: Int32Array;
 }
 
-type ApplyArgs = [...number[]];
-
 /**
  * A summary's per-feature counters, in one memory: with the kernel, a WebAssembly memory that also
  * holds the binner's tables and a run's scratch; without it (no WebAssembly, a spec the binner
@@ -318,12 +317,12 @@ export class ApplyKernel {
   /** Most records per run. */
   readonly capacity: number;
   private readonly sortRun: (rec: number, count: number, d: number, start: number, row: number, act: number) => void;
-  private readonly applyRun: (...args: ApplyArgs) => number;
+  private readonly applyRun: (...args: number[]) => number;
   private readonly bytes: Uint8Array;
   private readonly keys: Uint32Array;
   private readonly sorted: ByFeature;
   private readonly pairs: Int32Array;
-  private readonly args: ApplyArgs;
+  private readonly args: number[];
 
   constructor(
     memory: WebAssembly.Memory, module: WebAssembly.Module, tables: BinnerTables, private readonly dSae: number, bins: number,
@@ -383,7 +382,7 @@ export class ApplyKernel {
     const rows = Math.min(KERNEL_RUN_ROWS, rowKeys.length - rowBase);
     this.keys.set(rowKeys.subarray(rowBase, rowBase + rows));
     this.sortRun(this.scratch.records, count, this.dSae, this.scratch.start, this.scratch.row, this.scratch.act);
-    this.args[APPLY_PARAMS.indexOf('rowBase')] = rowBase;
+    this.args[ROW_BASE_ARG] = rowBase;
     const n = this.applyRun(...this.args);
     return { sorted: this.sorted, candidates: { count: n, pairs: this.pairs } };
   }

@@ -246,8 +246,8 @@ export class FeatureSummary {
   }
 
   /**
-   * Checks a call's rows and counts their tokens and labels; its firing buffer, label slots and
-   * row keys. Firings are gathered row by row, then applied feature by feature (applyFirings), so
+   * Checks a call's rows and counts their tokens and labels; its label slots and row keys.
+   * Firings are gathered row by row, then applied feature by feature (the kernel, applyFirings), so
    * a feature's counters, histogram row, top-k list and reservoir buckets stay in cache while its
    * firings are applied; row-major, every firing touched a different feature's state, and cache
    * misses cost more than the work. Each feature still sees its rows in ascending order and
