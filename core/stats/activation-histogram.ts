@@ -69,6 +69,17 @@ const MONOTONE_WINDOW = 1024;
 /** Most slices the guess table may have; specs that would need more keep using log10. */
 const MAX_SLICES = 1 << 16;
 
+/** What HistogramBinner.bin computes with (see there): read-only. */
+export interface BinnerTables {
+  lowest: number;
+  highest: number;
+  last: number;
+  shift: number;
+  sliceBase: number;
+  threshold: Float64Array;
+  guess: Uint32Array;
+}
+
 /**
  * histogramBin without a Math.log10 per call (FeatureSummary.add calls it once per firing): the
  * same bin for every number, from thresholds taken from histogramBin itself.
@@ -87,17 +98,6 @@ const MAX_SLICES = 1 << 16;
  * increasing order; guess[slice] is the bin of the slice's lowest value in range, and slices are no
  * wider than a bin, so at most one or two thresholds lie between the guess and the answer.
  */
-/** What HistogramBinner.bin computes with (see there): read-only. */
-export interface BinnerTables {
-  lowest: number;
-  highest: number;
-  last: number;
-  shift: number;
-  sliceBase: number;
-  threshold: Float64Array;
-  guess: Uint32Array;
-}
-
 export class HistogramBinner {
   readonly spec: HistogramSpec;
   private readonly lowest: number;
