@@ -269,12 +269,15 @@ export class SummaryMemory {
     const stateBytes = layout.size;
     const module = tables ? kernelModule() : null;
     const records = Math.min(KERNEL_RUN_RECORDS, Math.max(1024, 64 * dSae));
-    const scratch = module && tables ? {
-      threshold: layout.take(tables.threshold.byteLength), guess: layout.take(tables.guess.byteLength),
-      records: layout.take(records * FIRING_RECORD_BYTES), start: layout.take(4 * (dSae + 1)),
-      row: layout.take(4 * records), act: layout.take(4 * records), keys: layout.take(4 * KERNEL_RUN_ROWS), cand: layout.take(8 * records),
+    const plan: KernelPlan | undefined = module && tables ? {
+      module, tables, records, state: at,
+      scratch: {
+        threshold: layout.take(tables.threshold.byteLength), guess: layout.take(tables.guess.byteLength),
+        records: layout.take(records * FIRING_RECORD_BYTES), start: layout.take(4 * (dSae + 1)),
+        row: layout.take(4 * records), act: layout.take(4 * records), keys: layout.take(4 * KERNEL_RUN_ROWS), cand: layout.take(8 * records),
+      },
     } : undefined;
-    const memory = scratch !== undefined && layout.size <= MAX_MEMORY_BYTES ? wasmMemory(layout.size) : undefined;
+    const memory = plan && layout.size <= MAX_MEMORY_BYTES ? wasmMemory(layout.size) : undefined;
     const buffer = memory?.buffer ?? new ArrayBuffer(stateBytes);
     this.firing = new Float64Array(buffer, at.firing, dSae);
     this.sum = new Float64Array(buffer, at.sum, dSae);
@@ -283,7 +286,7 @@ export class SummaryMemory {
     this.histogram = new Float64Array(buffer, at.histogram, dSae * bins);
     this.admit = new Uint32Array(buffer, at.admit, dSae * RESERVOIR_BUCKETS);
     this.exp = new Int16Array(buffer, at.exp, dSae);
-    this.kernel = memory ? new ApplyKernel(memory, module!, tables!, dSae, bins, at, scratch!, records) : undefined;
+    this.kernel = memory && plan ? new ApplyKernel(memory, plan, dSae, bins) : undefined;
   }
 }
 
@@ -299,6 +302,16 @@ function wasmMemory(bytes: number): WebAssembly.Memory | undefined {
     if (e instanceof RangeError) return undefined;
     throw e;
   }
+}
+
+/** What a kernel needs besides its memory: the module, the binner's tables, the run size and where everything lies. */
+interface KernelPlan {
+  module: WebAssembly.Module;
+  tables: BinnerTables;
+  /** Most records per run. */
+  records: number;
+  state: Record<'firing' | 'sum' | 'max' | 'topFloor' | 'histogram' | 'admit' | 'exp', number>;
+  scratch: Record<'threshold' | 'guess' | 'records' | 'start' | 'row' | 'act' | 'keys' | 'cand', number>;
 }
 
 /** Byte offsets of consecutive regions, each 8-byte aligned. */
@@ -324,12 +337,11 @@ export class ApplyKernel {
   private readonly pairs: Int32Array;
   private readonly args: number[];
 
-  constructor(
-    memory: WebAssembly.Memory, module: WebAssembly.Module, tables: BinnerTables, private readonly dSae: number, bins: number,
-    state: Record<'firing' | 'sum' | 'max' | 'topFloor' | 'histogram' | 'admit' | 'exp', number>,
-    private readonly scratch: Record<'threshold' | 'guess' | 'records' | 'start' | 'row' | 'act' | 'keys' | 'cand', number>,
-    records: number,
-  ) {
+  private readonly scratch: KernelPlan['scratch'];
+
+  constructor(memory: WebAssembly.Memory, plan: KernelPlan, private readonly dSae: number, bins: number) {
+    const { module, tables, records, state, scratch } = plan;
+    this.scratch = scratch;
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     this.sortRun = instance.exports.sort as ApplyKernel['sortRun'];
     this.applyRun = instance.exports.apply as ApplyKernel['applyRun'];

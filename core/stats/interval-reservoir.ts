@@ -24,7 +24,6 @@ export const RESERVOIR_BUCKETS = 44;
 
 /** Exponent marking a feature with no samples yet. */
 export const RESERVOIR_EMPTY = -0x8000;
-const EMPTY = RESERVOIR_EMPTY;
 /** admit[] of a bucket that is not full: every key is wanted. */
 const OPEN = 0xffffffff;
 
@@ -39,7 +38,7 @@ const pow2 = (e: number): number => (e >= POW2_MIN && e <= POW2_MAX ? POW2[e - P
 export class IntervalReservoir {
   private readonly slots: ExampleSlots;
   private readonly fill: Uint8Array;
-  /** Per feature: log2 M (EMPTY before the first sample). */
+  /** Per feature: log2 M (RESERVOIR_EMPTY before the first sample). */
   private readonly exp: Int16Array;
   /**
    * Per bucket: the largest key a new token may have and still change the bucket: OPEN while
@@ -60,7 +59,7 @@ export class IntervalReservoir {
     if (hot && (hot.exp.length !== dSae || hot.admit.length !== dSae * RESERVOIR_BUCKETS)) {
       throw new RangeError(`the reservoir's arrays need ${dSae} exponents and ${dSae * RESERVOIR_BUCKETS} admission keys`);
     }
-    this.exp = (hot?.exp ?? new Int16Array(dSae)).fill(EMPTY);
+    this.exp = (hot?.exp ?? new Int16Array(dSae)).fill(RESERVOIR_EMPTY);
     this.admit = (hot?.admit ?? new Uint32Array(dSae * RESERVOIR_BUCKETS)).fill(OPEN);
   }
 
@@ -77,7 +76,7 @@ export class IntervalReservoir {
   offer(feature: number, from: ExampleSlots, j: number): void {
     const act = from.act[j];
     if (!(act > 0 && act < Infinity)) return;
-    if (this.exp[feature] === EMPTY) this.exp[feature] = exponentAbove(act);
+    if (this.exp[feature] === RESERVOIR_EMPTY) this.exp[feature] = exponentAbove(act);
     while (act >= pow2(this.exp[feature])) this.coalesce(feature);
     // The per-token hot path (FeatureSummary.add): bucketOf and offerToBucket, with the full-bucket
     // case decided on keys alone where that gives offer()'s answer (see rejectsOrReplaces).
@@ -98,7 +97,7 @@ export class IntervalReservoir {
   wants(feature: number, act: number, key: number): boolean {
     if (!(act > 0 && act < Infinity)) return false;
     const e = this.exp[feature];
-    if (e === EMPTY) return true;
+    if (e === RESERVOIR_EMPTY) return true;
     const limit = pow2(e);
     if (act >= limit) return true;
     const bucket = Math.min(Math.floor((act * RESERVOIR_BUCKETS) / limit), RESERVOIR_BUCKETS - 1);
@@ -156,8 +155,8 @@ export class IntervalReservoir {
     const R = this.perBucket;
     for (let i = 0; i < this.dSae; i++) {
       const theirs = other.exp[i];
-      if (theirs === EMPTY) continue;
-      if (this.exp[i] === EMPTY) this.exp[i] = theirs;
+      if (theirs === RESERVOIR_EMPTY) continue;
+      if (this.exp[i] === RESERVOIR_EMPTY) this.exp[i] = theirs;
       while (this.exp[i] < theirs) this.coalesce(i);
       // Their bucket b covers [b·M'/B, (b+1)·M'/B); ours are 2^shift times wider.
       const shift = this.exp[i] - theirs;

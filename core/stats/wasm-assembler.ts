@@ -4,14 +4,13 @@
 // few hundred bytes, assembled when first used and checked by WebAssembly.validate.
 
 export const I32 = 0x7f;
-export const I64 = 0x7e;
 export const F64 = 0x7c;
 
 export const op = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f, select: 0x1b, void: 0x40,
-  get: 0x20, set: 0x21, tee: 0x22, i32Const: 0x41, i64Const: 0x42, f32Const: 0x43, f64Const: 0x44,
+  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, select: 0x1b, void: 0x40,
+  get: 0x20, set: 0x21, i32Const: 0x41, i64Const: 0x42, f32Const: 0x43, f64Const: 0x44,
   i32Load: 0x28, f32Load: 0x2a, f64Load: 0x2b, i32Load16S: 0x2e, i32Store: 0x36, f32Store: 0x38, f64Store: 0x39,
-  i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32LtU: 0x49, i32GtS: 0x4a, i32LeU: 0x4d, i32GeS: 0x4e, i32GeU: 0x4f,
+  i32Eqz: 0x45, i32Ne: 0x47, i32LtS: 0x48, i32GtS: 0x4a, i32LeU: 0x4d, i32GeS: 0x4e, i32GeU: 0x4f,
   f32Gt: 0x5e, f64Eq: 0x61, f64Lt: 0x63, f64Gt: 0x64, f64Ge: 0x66,
   i32Ctz: 0x68, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32DivU: 0x6e, i32And: 0x71, i32Or: 0x72, i32Xor: 0x73,
   i32Shl: 0x74, i32ShrU: 0x76, i64Shl: 0x86, i64ShrU: 0x88,
@@ -42,13 +41,12 @@ export function sleb(n: number | bigint): number[] {
   }
 }
 
-export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 const name = (s: string): number[] => [...uleb(s.length), ...Array.from(Buffer.from(s, 'utf8'))];
 
 export const get = (l: number): number[] => [op.get, ...uleb(l)];
 export const set = (l: number): number[] => [op.set, ...uleb(l)];
-export const tee = (l: number): number[] => [op.tee, ...uleb(l)];
 export const i32 = (n: number): number[] => [op.i32Const, ...sleb(n | 0)];
 export const i64 = (n: bigint): number[] => [op.i64Const, ...sleb(n)];
 export const f64 = (x: number): number[] => [op.f64Const, ...Array.from(new Uint8Array(Float64Array.of(x).buffer))];
