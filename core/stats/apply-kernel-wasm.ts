@@ -118,7 +118,7 @@ const applyFunction = (): WasmFunction => {
   const mul = (c: number) => [...i32(c), op.i32Mul];
   return {
     name: 'apply',
-    params: [...APPLY_PARAMS.map((n) => (n === 'lowest' || n === 'highest' ? F64 : I32))],
+    params: APPLY_PARAMS.map((n) => (n === 'lowest' || n === 'highest' ? F64 : I32)),
     results: [I32],
     locals: [...new Array(13).fill(I32), ...new Array(7).fill(F64)],
     body: [
@@ -336,7 +336,6 @@ export class ApplyKernel {
   private readonly sorted: ByFeature;
   private readonly pairs: Int32Array;
   private readonly args: number[];
-
   private readonly scratch: KernelPlan['scratch'];
 
   constructor(memory: WebAssembly.Memory, plan: KernelPlan, private readonly dSae: number, bins: number) {

@@ -563,7 +563,6 @@ interface RowLabels {
   firing: Float64Array[];
 }
 
-
 /** Most firings add() sorts at once: a 4,096-row batch at L0 64 (36 bytes each with its candidate pair, 9 MiB). */
 const FIRING_BUFFER_MAX = 1 << 18;
 
